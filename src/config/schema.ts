@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { parsePricePer1k } from '../pricing';
+
+export const ENCODINGS = ['cl100k_base', 'o200k_base', 'p50k_base', 'p50k_edit', 'r50k_base', 'gpt2'] as const;
+export type EncodingName = (typeof ENCODINGS)[number];
+
+const priceString = z.string().refine(
+  (text) => {
+    try {
+      parsePricePer1k(text);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be a decimal USD string such as "0.03" (at most 9 decimal places, never a number)' },
+);
+
+const backendSchema = z.strictObject({
+  url: z.url({ message: 'must be an http(s) URL such as "http://127.0.0.1:8000/v1"' }),
+  apiKey: z.string().min(1).optional(),
+  timeoutMs: z.number().int().positive().default(600_000),
+});
+
+const modelSchema = z.strictObject({
+  backend: z.string().min(1),
+  upstreamModel: z.string().min(1).optional(),
+  encoding: z.enum(ENCODINGS).default('cl100k_base'),
+  contextWindow: z.number().int().positive(),
+  pricePer1k: z.strictObject({ prompt: priceString, completion: priceString }),
+  extended: z.string().min(1).optional(),
+});
+
+const gatewaySchema = z.strictObject({
+  /** Largest request body accepted, in bytes; larger bodies get 413 before parsing. */
+  maxBodyBytes: z.number().int().positive().default(4 * 1024 * 1024),
+  /** `route`: an over-long request moves to the model's `extended` variant; `reject`: 400. */
+  contextPolicy: z.enum(['route', 'reject']).default('route'),
+});
+
+export const configSchema = z
+  .strictObject({
+    backends: z.record(z.string(), backendSchema),
+    models: z.record(z.string(), modelSchema),
+    gateway: gatewaySchema.default({ maxBodyBytes: 4 * 1024 * 1024, contextPolicy: 'route' }),
+  })
+  .superRefine((config, ctx) => {
+    for (const [name, model] of Object.entries(config.models)) {
+      if (!config.backends[model.backend]) {
+        ctx.addIssue({ code: 'custom', path: ['models', name, 'backend'], message: `names no backend "${model.backend}" in "backends"` });
+      }
+      if (model.extended !== undefined) {
+        const extended = config.models[model.extended];
+        if (!extended) {
+          ctx.addIssue({ code: 'custom', path: ['models', name, 'extended'], message: `names no model "${model.extended}" in "models"` });
+        } else if (extended.contextWindow <= model.contextWindow) {
+          ctx.addIssue({ code: 'custom', path: ['models', name, 'extended'], message: `"${model.extended}" must have a larger contextWindow than "${name}"` });
+        }
+      }
+    }
+  });
+
+export type Config = z.output<typeof configSchema>;
+export type ModelConfig = Config['models'][string];
+export type BackendConfig = Config['backends'][string];

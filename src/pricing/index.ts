@@ -1,0 +1,2 @@
+export { type Money, PICO_PER_USD, parseUsd, formatUsd } from './money';
+export { type Price, type Cost, type TokenCounts, costOf, parsePricePer1k } from './cost';
