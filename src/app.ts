@@ -1,0 +1,50 @@
+import { Hono } from 'hono';
+import { requireScope } from './auth';
+import type { Deps, HonoEnv } from './deps';
+import { GatewayError, internalErrorBody } from './errors';
+import { limitBody } from './http/body';
+import { registerEstimateRoute } from './http/estimate';
+import { registerOpenAiRoutes } from './http/openai';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+function newRequestId(): string {
+  return `req_${crypto.randomUUID().replaceAll('-', '')}`;
+}
+
+/** The whole gateway as one Hono app; the Node and Workers entries only build `deps`. */
+export function createApp(deps: Deps): Hono<HonoEnv> {
+  const app = new Hono<HonoEnv>();
+
+  app.use(async function requestContext(c, next) {
+    const incoming = c.req.header('x-request-id');
+    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : newRequestId();
+    c.set('requestId', requestId);
+    c.set('deps', deps);
+    await next();
+    c.header('x-request-id', requestId);
+  });
+
+  app.onError((error, c) => {
+    const requestId = c.get('requestId') ?? newRequestId();
+    if (error instanceof GatewayError) {
+      return c.json(error.toJSON(), error.status, { ...error.headers, 'x-request-id': requestId });
+    }
+    deps.log(`tollgate: internal error on ${c.req.method} ${c.req.path} (${requestId}): ${error instanceof Error ? error.stack : String(error)}`);
+    return c.json(internalErrorBody(), 500, { 'x-request-id': requestId });
+  });
+
+  app.notFound((c) =>
+    c.json(
+      { error: { message: `Unknown request URL: ${c.req.method} ${c.req.path}.`, type: 'invalid_request_error', param: null, code: 'unknown_url' } },
+      404,
+    ),
+  );
+
+  app.get('/healthz', (c) => c.json({ status: 'ok', ledgerWaiting: deps.ledger.waiting }));
+
+  app.use('/v1/*', requireScope('proxy'), limitBody(deps.config.gateway.maxBodyBytes));
+  registerOpenAiRoutes(app);
+  registerEstimateRoute(app);
+  return app;
+}

@@ -1,0 +1,2 @@
+export { generateSecret, displayPrefix, sha256Hex, timingSafeEqual } from './secrets';
+export { requireScope, type Scope } from './middleware';

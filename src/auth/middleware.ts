@@ -1,0 +1,40 @@
+import type { MiddlewareHandler } from 'hono';
+import type { HonoEnv } from '../deps';
+import { GatewayError } from '../errors';
+import { sha256Hex, timingSafeEqual } from './secrets';
+
+export type Scope = 'proxy' | 'reports' | 'admin';
+
+const unauthorized = () =>
+  new GatewayError(401, 'Incorrect API key provided. You can find your API key with your tollgate operator.', {
+    code: 'invalid_api_key',
+  });
+
+/**
+ * Admits a request whose bearer secret grants `scope`. Unknown, revoked and expired keys get one
+ * identical 401; a live key outside its scope gets 403. The operator token holds every scope.
+ *
+ * @example app.use('/v1/*', requireScope('proxy'))
+ */
+export function requireScope(scope: Scope): MiddlewareHandler<HonoEnv> {
+  return async function requireScopeMiddleware(c, next) {
+    const header = c.req.header('authorization') ?? '';
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!match) throw unauthorized();
+    const deps = c.var.deps;
+    const hash = await sha256Hex(match[1]!);
+    if (timingSafeEqual(hash, deps.adminTokenHash)) {
+      // Every /v1 request is billed to a key, so the operator token does not proxy.
+      if (scope === 'proxy') throw new GatewayError(403, 'The operator token cannot call /v1; create an API key with the proxy scope.', { code: 'insufficient_scope' });
+      c.set('caller', { kind: 'operator', keyId: null, name: 'operator', scopes: ['reports', 'admin'], allowedModels: null, options: {} });
+      return next();
+    }
+    const caller = await deps.findKey(hash);
+    if (!caller) throw unauthorized();
+    if (!caller.scopes.includes(scope)) {
+      throw new GatewayError(403, `This key does not have the '${scope}' scope.`, { code: 'insufficient_scope' });
+    }
+    c.set('caller', caller);
+    return next();
+  };
+}

@@ -1,0 +1,1 @@
+export { type ContextPolicy, type ContextCandidate, type ContextDecision, planContext, contextExceededMessage } from './policy';

@@ -1,0 +1,43 @@
+import type { Config } from './config';
+import type { Price } from './pricing';
+import type { Ledger } from './usage/types';
+
+/** Per-key settings an operator may set; all optional. */
+export interface KeyOptions {
+  contextPolicy?: 'route' | 'reject';
+}
+
+/** The caller behind a request, after auth. */
+export interface Caller {
+  kind: 'key' | 'operator';
+  keyId: string | null;
+  name: string;
+  scopes: readonly string[];
+  allowedModels: readonly string[] | null;
+  options: KeyOptions;
+}
+
+/** What the app needs from the world; Node and Workers entries build it differently. */
+export interface Deps {
+  config: Config;
+  ledger: Ledger;
+  /** Finds a live key by the SHA-256 hex of its secret (null for unknown, revoked, expired). */
+  findKey: (hash: string) => Promise<Caller | null>;
+  /** The price version of a model in force at an instant. */
+  currentPrice: (model: string, at: Date) => Promise<Price>;
+  /** SHA-256 hex of the operator token. */
+  adminTokenHash: string;
+  fetch: typeof fetch;
+  now: () => Date;
+  /** Keeps the runtime alive for background work after the response (Workers' waitUntil). */
+  waitUntil: (work: Promise<unknown>) => void;
+  log: (line: string) => void;
+}
+
+export interface HonoEnv {
+  Variables: {
+    requestId: string;
+    caller: Caller;
+    deps: Deps;
+  };
+}

@@ -1,0 +1,121 @@
+import type { Context, Hono } from 'hono';
+import type { ContextPolicy } from '../context';
+import type { HonoEnv } from '../deps';
+import { GatewayError, badRequest } from '../errors';
+import { formatUsd } from '../pricing';
+import { parseProxyRequest, UPSTREAM_PATH, type ProxyRequest } from '../proxy/request';
+import { planRequest, upstreamBody } from '../proxy/plan';
+import { callUpstream, ClientGoneError } from '../proxy/upstream';
+import { relayJson, relayStream, relayUpstreamError, type Exchange } from '../proxy/relay';
+import type { Endpoint } from '../usage/types';
+import { readJson } from './body';
+
+/** The OpenAI-compatible surface: proxied endpoints and the model list. */
+export function registerOpenAiRoutes(app: Hono<HonoEnv>): void {
+  app.post('/v1/chat/completions', (c) => proxy(c, 'chat.completions'));
+  app.post('/v1/completions', (c) => proxy(c, 'completions'));
+  app.post('/v1/embeddings', (c) => proxy(c, 'embeddings'));
+  app.get('/v1/models', (c) => {
+    const created = Math.floor(Date.parse('2024-01-01T00:00:00Z') / 1000);
+    const data = Object.entries(c.var.deps.config.models)
+      .filter(([id]) => allowsModel(c, id))
+      .map(([id, model]) => ({
+        id,
+        object: 'model',
+        created,
+        owned_by: 'tollgate',
+        context_window: model.contextWindow,
+        max_model_len: model.contextWindow,
+        ...(model.extended ? { extended: model.extended } : {}),
+      }));
+    return c.json({ object: 'list', data });
+  });
+}
+
+export function contextPolicyOf(c: Context<HonoEnv>): ContextPolicy {
+  const header = c.req.header('x-tollgate-context-policy');
+  if (header !== undefined) {
+    if (header !== 'route' && header !== 'reject') {
+      throw badRequest("Invalid 'x-tollgate-context-policy' header: expected 'route' or 'reject'.", 'x-tollgate-context-policy', 'invalid_value');
+    }
+    return header;
+  }
+  return c.var.caller.options.contextPolicy ?? c.var.deps.config.gateway.contextPolicy;
+}
+
+function allowsModel(c: Context<HonoEnv>, model: string): boolean {
+  const allowed = c.var.caller.allowedModels;
+  return allowed === null || allowed.includes(model);
+}
+
+export function parseFor(c: Context<HonoEnv>, endpoint: Endpoint, json: unknown): ProxyRequest {
+  const request = parseProxyRequest(endpoint, json);
+  if (!allowsModel(c, request.model)) {
+    throw new GatewayError(403, `This key may not use the model '${request.model}'.`, { code: 'model_not_allowed', param: 'model' });
+  }
+  return request;
+}
+
+async function proxy(c: Context<HonoEnv>, endpoint: Endpoint): Promise<Response> {
+  const { deps, caller, requestId } = c.var;
+  const startedAt = performance.now();
+  const startedAtDate = deps.now();
+  const request = parseFor(c, endpoint, await readJson(c));
+  const keyId = caller.keyId!;
+
+  const outcome = await planRequest(deps.config, request, contextPolicyOf(c));
+  if (!outcome.ok) {
+    deps.ledger.reject({
+      requestId, keyId, endpoint, requestedModel: request.model, routedModel: null, promptTokens: outcome.promptTokens,
+      stream: request.stream, errorCode: outcome.error.code ?? 'rejected', startedAt: startedAtDate, finishedAt: deps.now(),
+    });
+    throw outcome.error;
+  }
+  const plan = outcome.plan;
+  const admission = await deps.ledger.admit({
+    requestId, keyId, endpoint, requestedModel: request.model, routedModel: plan.servedModel, backend: plan.backendName,
+    promptTokens: plan.promptTokens, maxCompletionTokens: plan.maxCompletionTokens * request.choices,
+    stream: request.stream, startedAt: startedAtDate, budget: null,
+  });
+  if (!admission.admitted) {
+    if (admission.reason === 'key_revoked') throw new GatewayError(401, 'Incorrect API key provided. You can find your API key with your tollgate operator.', { code: 'invalid_api_key' });
+    deps.ledger.reject({
+      requestId, keyId, endpoint, requestedModel: request.model, routedModel: plan.servedModel, promptTokens: plan.promptTokens,
+      stream: request.stream, errorCode: 'insufficient_quota', startedAt: startedAtDate, finishedAt: deps.now(),
+    });
+    const remaining = admission.budget.remainingCost;
+    throw new GatewayError(
+      429,
+      `You exceeded your current quota: this request may cost up to $${formatUsd(admission.reservedCost)}, and the key's budget has $${remaining === null ? '0' : formatUsd(remaining)} left.`,
+      { type: 'insufficient_quota', code: 'insufficient_quota' },
+    );
+  }
+
+  const headers: Record<string, string> = { 'x-tollgate-prompt-tokens': String(plan.promptTokens) };
+  if (plan.routed) headers['x-tollgate-routed-model'] = plan.servedModel;
+  if (admission.budget?.remainingCost != null) headers['x-tollgate-budget-remaining'] = formatUsd(admission.budget.remainingCost);
+  const exchange: Exchange = {
+    requestId, request, plan, price: admission.price, startedAt, headers,
+    settle: (settlement) => deps.ledger.settle(settlement),
+    now: deps.now,
+  };
+
+  let upstream;
+  try {
+    upstream = await callUpstream({
+      backend: plan.backend, backendName: plan.backendName, path: UPSTREAM_PATH[endpoint], body: upstreamBody(request, plan),
+      requestId, clientSignal: c.req.raw.signal, fetch: deps.fetch,
+    });
+  } catch (error) {
+    const status = error instanceof ClientGoneError ? 'client_disconnected' : error instanceof GatewayError && error.status === 504 ? 'timeout' : 'upstream_error';
+    const code = error instanceof GatewayError ? error.code : 'client_disconnected';
+    deps.ledger.settle({
+      requestId, status, promptTokens: 0, completionTokens: 0, usageSource: 'none', completionTokensEstimated: null, billedCost: 0n,
+      latencyMs: Math.round(performance.now() - startedAt), ttftMs: null, errorCode: code, finishedAt: deps.now(),
+    });
+    if (error instanceof ClientGoneError) return new Response(null, { status: 499 });
+    throw error;
+  }
+  if (!upstream.response.ok) return relayUpstreamError(exchange, upstream);
+  return request.stream ? relayStream(exchange, upstream, c.req.raw.signal) : relayJson(exchange, upstream);
+}
