@@ -3,6 +3,8 @@ import { requireScope } from './auth';
 import type { Deps, HonoEnv } from './deps';
 import { GatewayError, internalErrorBody } from './errors';
 import { limitBody } from './http/body';
+import { registerAdminKeyRoutes } from './http/admin-keys';
+import { registerAdminModelRoutes } from './http/admin-models';
 import { registerEstimateRoute } from './http/estimate';
 import { registerOpenAiRoutes } from './http/openai';
 
@@ -46,5 +48,9 @@ export function createApp(deps: Deps): Hono<HonoEnv> {
   app.use('/v1/*', requireScope('proxy'), limitBody(deps.config.gateway.maxBodyBytes));
   registerOpenAiRoutes(app);
   registerEstimateRoute(app);
+
+  app.use('/admin/*', requireScope('admin'), limitBody(64 * 1024));
+  registerAdminKeyRoutes(app);
+  registerAdminModelRoutes(app);
   return app;
 }

@@ -1,11 +1,10 @@
 import type { Config } from './config';
 import type { Price } from './pricing';
+import type { Store } from './store/db';
 import type { Ledger } from './usage/types';
 
-/** Per-key settings an operator may set; all optional. */
-export interface KeyOptions {
-  contextPolicy?: 'route' | 'reject';
-}
+export type { KeyOptions } from './store/schema';
+import type { KeyOptions } from './store/schema';
 
 /** The caller behind a request, after auth. */
 export interface Caller {
@@ -21,8 +20,11 @@ export interface Caller {
 export interface Deps {
   config: Config;
   ledger: Ledger;
+  store: Store;
   /** Finds a live key by the SHA-256 hex of its secret (null for unknown, revoked, expired). */
   findKey: (hash: string) => Promise<Caller | null>;
+  /** Drops cached auth for a key after it changed. */
+  forgetKey: (keyId: string) => void;
   /** The price version of a model in force at an instant. */
   currentPrice: (model: string, at: Date) => Promise<Price>;
   /** SHA-256 hex of the operator token. */

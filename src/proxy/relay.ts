@@ -52,20 +52,40 @@ async function measure(exchange: Exchange, outcome: Outcome) {
   return { settlement, cost };
 }
 
-/** A non-2xx answer from the backend goes back as it came; nothing was generated, nothing is billed. */
+/**
+ * A non-2xx answer from the backend keeps its status and message. Bodies already in OpenAI's
+ * shape pass untouched; vLLM's older flat shape and plain text are wrapped in it, so SDKs can
+ * read them. Nothing was generated, so nothing is billed.
+ */
 export async function relayUpstreamError(exchange: Exchange, upstream: UpstreamResponse): Promise<Response> {
-  const body = await upstream.response.text().catch(() => '');
+  const status = upstream.response.status;
+  const text = await upstream.response.text().catch(() => '');
   const { settlement } = await measure(exchange, {
     status: 'upstream_error',
     usage: null,
     generated: new GeneratedText(),
     ttftMs: null,
-    errorCode: `upstream_${upstream.response.status}`,
+    errorCode: `upstream_${status}`,
   });
   exchange.settle(settlement);
   const headers = new Headers(exchange.headers);
-  headers.set('content-type', upstream.response.headers.get('content-type') ?? 'application/json');
-  return new Response(body, { status: upstream.response.status, headers });
+  headers.set('content-type', 'application/json');
+  return new Response(openAiErrorBody(status, text), { status, headers });
+}
+
+export function openAiErrorBody(status: number, text: string): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = null;
+  }
+  if (isRecord(parsed) && isRecord(parsed.error) && typeof parsed.error.message === 'string') return text;
+  const message = isRecord(parsed) && typeof parsed.message === 'string' ? parsed.message : text.slice(0, 2000) || `The backend answered ${status}`;
+  const code = /maximum context length/i.test(message) ? 'context_length_exceeded' : `upstream_${status}`;
+  const type = status >= 500 ? 'upstream_error' : 'invalid_request_error';
+  const param = isRecord(parsed) && typeof parsed.param === 'string' ? parsed.param : null;
+  return JSON.stringify({ error: { message, type, param, code } });
 }
 
 /** Non-streamed: read the answer, bill it, and add `usage.cost`. */

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
-  chatPromptTokens, contextLengthMessage, embeddingInputs, embeddingLengthMessage, fakeEmbedding,
+  countTokens, chatPromptTokens, contextLengthMessage, embeddingInputs, embeddingLengthMessage, fakeEmbedding,
   modelList, newId, promptTokenCounts, unixNow, usage, vllmError,
 } from './vllm-protocol';
 import { streamGeneration, type Generation } from './vllm-stream';
@@ -100,6 +100,7 @@ const routes: Record<string, { method: string; answer: (ex: Exchange) => Promise
  */
 export async function startFakeVllm(initial: Partial<Behavior> = {}, listen: { port?: number; host?: string } = {}): Promise<FakeVllm> {
   const state: State = { behavior: { ...defaultBehavior, ...initial }, received: [], models: new Set(), startedAt: unixNow() };
+  countTokens(''); // build the encoder now: its first use takes most of a second, which would look like latency
   const server = createServer({ noDelay: true }, (req, res) => {
     answer(req, res, state).catch((err: unknown) => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify(vllmError(500, String(err))));

@@ -1,0 +1,38 @@
+import type { Caller } from '../deps';
+
+interface Entry {
+  caller: Caller | null;
+  expiresAt: number;
+}
+
+/**
+ * Caches key lookups by hash for a few seconds, so auth costs no database round trip on a hot
+ * key. Revocation still bites at once: admission re-checks the key in the same statement that
+ * reserves, and this instance drops a revoked key's entry immediately.
+ */
+export class KeyCache {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(
+    private readonly lookup: (hash: string) => Promise<Caller | null>,
+    private readonly ttlMs = 5_000,
+    private readonly maxEntries = 10_000,
+  ) {}
+
+  async find(hash: string): Promise<Caller | null> {
+    const now = Date.now();
+    const hit = this.entries.get(hash);
+    if (hit && hit.expiresAt > now) return hit.caller;
+    const caller = await this.lookup(hash);
+    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    // Misses are kept briefly too, so a flood of bad keys cannot become a flood of queries.
+    this.entries.set(hash, { caller, expiresAt: now + (caller ? this.ttlMs : 1_000) });
+    return caller;
+  }
+
+  /** Forgets a key (all keys when no id is given), e.g. after revoke, rotate or an options change. */
+  invalidate(keyId?: string): void {
+    if (keyId === undefined) return this.entries.clear();
+    for (const [hash, entry] of this.entries) if (entry.caller?.keyId === keyId) this.entries.delete(hash);
+  }
+}

@@ -1,0 +1,79 @@
+import { generateSecret, sha256Hex } from './auth';
+import { KeyCache } from './auth/key-cache';
+import type { Config } from './config';
+import type { Caller, Deps } from './deps';
+import { GatewayError } from './errors';
+import { initAdminSecretHash, getAdminSecretHash } from './store/admin-secrets';
+import type { Store } from './store/db';
+import { findKeyByHash, isKeyLive } from './store/keys';
+import { currentPrice, seedPricesFromConfig } from './store/prices';
+import type { Ledger } from './usage/types';
+
+export interface GatewayParts {
+  config: Config;
+  store: Store;
+  ledger: Ledger;
+  /** TOLLGATE_ADMIN_TOKEN, when set. */
+  adminToken?: string | undefined;
+  fetch?: typeof fetch;
+  now?: () => Date;
+  waitUntil?: (work: Promise<unknown>) => void;
+  log?: (line: string) => void;
+}
+
+/**
+ * Builds the app's deps from a migrated store: seeds config prices, settles the operator token
+ * (a configured one, else the stored hash, else a new one printed once) and wires cached auth.
+ */
+export async function buildDeps(parts: GatewayParts): Promise<Deps> {
+  const log = parts.log ?? ((line: string) => console.log(line));
+  const now = parts.now ?? (() => new Date());
+  await seedPricesFromConfig(parts.store, parts.config.models);
+  const adminTokenHash = await resolveAdminToken(parts.store, parts.adminToken, log);
+
+  const keys = new KeyCache(async (hash) => {
+    const key = await findKeyByHash(parts.store, hash);
+    if (!key || !isKeyLive(key, now())) return null;
+    const caller: Caller = {
+      kind: 'key',
+      keyId: key.id,
+      name: key.name,
+      scopes: key.scopes,
+      allowedModels: key.allowedModels,
+      options: key.options,
+    };
+    return caller;
+  });
+
+  return {
+    config: parts.config,
+    store: parts.store,
+    ledger: parts.ledger,
+    findKey: (hash) => keys.find(hash),
+    forgetKey: (keyId) => keys.invalidate(keyId),
+    currentPrice: async (model, at) => {
+      const price = await currentPrice(parts.store, model, at);
+      if (!price) throw new GatewayError(500, `No price is set for model '${model}'.`, { code: 'price_missing' });
+      return price;
+    },
+    adminTokenHash,
+    fetch: parts.fetch ?? ((input, init) => fetch(input, init)),
+    now,
+    waitUntil: parts.waitUntil ?? (() => {}),
+    log,
+  };
+}
+
+async function resolveAdminToken(store: Store, configured: string | undefined, log: (line: string) => void): Promise<string> {
+  if (configured) return sha256Hex(configured);
+  const stored = await getAdminSecretHash(store);
+  if (stored) return stored;
+  const token = generateSecret('tgadmin_');
+  const hash = await sha256Hex(token);
+  if (await initAdminSecretHash(store, hash)) {
+    log(`tollgate: generated the operator token (shown once, only its hash is stored): ${token}`);
+    return hash;
+  }
+  // Another instance won the race; its token is the one.
+  return (await getAdminSecretHash(store))!;
+}

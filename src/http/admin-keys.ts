@@ -1,0 +1,131 @@
+import type { Hono } from 'hono';
+import { z } from 'zod';
+import { displayPrefix, generateSecret, sha256Hex } from '../auth';
+import type { HonoEnv } from '../deps';
+import { GatewayError } from '../errors';
+import { createKey, getKey, listKeys, revokeKey, rotateKey, updateKey, updateKeyOptions, type KeyRecord } from '../store/keys';
+import { readJson } from './body';
+import { parseWith } from './validate';
+
+export const SCOPES = ['proxy', 'reports'] as const;
+
+const keyOptionsSchema = z.strictObject({
+  contextPolicy: z.enum(['route', 'reject']).nullish(),
+  shrinkMaxTokens: z.boolean().nullish(),
+  defaultMaxTokens: z.number().int().positive().nullish(),
+  minMaxTokens: z.number().int().positive().nullish(),
+  failOpen: z.boolean().nullish(),
+  rpm: z.number().int().positive().nullish(),
+  tpm: z.number().int().positive().nullish(),
+});
+
+const createKeySchema = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  scopes: z.array(z.enum(SCOPES)).min(1).default(['proxy']),
+  allowedModels: z.array(z.string().min(1)).min(1).nullish(),
+  expiresAt: z.iso.datetime({ offset: true }).nullish(),
+  options: keyOptionsSchema.default({}),
+});
+
+const patchKeySchema = z.strictObject({
+  name: z.string().trim().min(1).max(200).optional(),
+  scopes: z.array(z.enum(SCOPES)).min(1).optional(),
+  allowedModels: z.array(z.string().min(1)).min(1).nullable().optional(),
+  expiresAt: z.iso.datetime({ offset: true }).nullable().optional(),
+  options: keyOptionsSchema.optional(),
+});
+
+/** A key as operators see it: never the secret or its hash. */
+export function keyView(key: KeyRecord) {
+  return {
+    id: key.id,
+    name: key.name,
+    prefix: key.prefix,
+    scopes: key.scopes,
+    allowedModels: key.allowedModels,
+    options: key.options,
+    createdAt: key.createdAt.toISOString(),
+    expiresAt: key.expiresAt?.toISOString() ?? null,
+    revokedAt: key.revokedAt?.toISOString() ?? null,
+  };
+}
+
+const notFound = (id: string) => new GatewayError(404, `No API key with id '${id}'.`, { code: 'key_not_found', param: 'id' });
+
+function newKeyId(): string {
+  return `key_${crypto.randomUUID().replaceAll('-', '').slice(0, 20)}`;
+}
+
+/** `/admin/keys`: create, list, show, change, revoke and rotate API keys (operator only). */
+export function registerAdminKeyRoutes(app: Hono<HonoEnv>): void {
+  app.post('/admin/keys', async (c) => {
+    const { deps } = c.var;
+    const body = parseWith(createKeySchema, await readJson(c));
+    checkModels(Object.keys(deps.config.models), body.allowedModels);
+    const secret = generateSecret();
+    const key = await createKey(deps.store, {
+      id: newKeyId(),
+      name: body.name,
+      prefix: displayPrefix(secret),
+      hash: await sha256Hex(secret),
+      scopes: body.scopes,
+      allowedModels: body.allowedModels ?? null,
+      options: withoutNulls(body.options),
+      expiresAt: body.expiresAt ? new Date(body.expiresAt) : null,
+    });
+    return c.json({ ...keyView(key), key: secret }, 201);
+  });
+
+  app.get('/admin/keys', async (c) => c.json({ object: 'list', data: (await listKeys(c.var.deps.store)).map(keyView) }));
+
+  app.get('/admin/keys/:id', async (c) => {
+    const key = await getKey(c.var.deps.store, c.req.param('id'));
+    if (!key) throw notFound(c.req.param('id'));
+    return c.json(keyView(key));
+  });
+
+  app.patch('/admin/keys/:id', async (c) => {
+    const { deps } = c.var;
+    const id = c.req.param('id');
+    const body = parseWith(patchKeySchema, await readJson(c));
+    checkModels(Object.keys(deps.config.models), body.allowedModels);
+    const { options, expiresAt, ...rest } = body;
+    let key = await updateKey(deps.store, id, { ...rest, ...(expiresAt !== undefined ? { expiresAt: expiresAt ? new Date(expiresAt) : null } : {}) });
+    if (key && options) key = await updateKeyOptions(deps.store, id, options);
+    if (!key) throw notFound(id);
+    deps.forgetKey(id);
+    return c.json(keyView(key));
+  });
+
+  app.delete('/admin/keys/:id', async (c) => {
+    const { deps } = c.var;
+    const key = await revokeKey(deps.store, c.req.param('id'), deps.now());
+    if (!key) throw notFound(c.req.param('id'));
+    deps.forgetKey(key.id);
+    return c.json({ id: key.id, revokedAt: key.revokedAt!.toISOString() });
+  });
+
+  app.post('/admin/keys/:id/rotate', async (c) => {
+    const { deps } = c.var;
+    const id = c.req.param('id');
+    const secret = generateSecret();
+    const key = await rotateKey(deps.store, id, { hash: await sha256Hex(secret), prefix: displayPrefix(secret) });
+    if (!key) {
+      if (await getKey(deps.store, id)) throw new GatewayError(409, `API key '${id}' is revoked; create a new one instead.`, { code: 'key_revoked' });
+      throw notFound(id);
+    }
+    deps.forgetKey(id);
+    return c.json({ ...keyView(key), key: secret });
+  });
+}
+
+function checkModels(configured: string[], allowed: readonly string[] | null | undefined): void {
+  const unknown = (allowed ?? []).filter((model) => !configured.includes(model));
+  if (unknown.length > 0) {
+    throw new GatewayError(400, `Unknown model(s) in 'allowedModels': ${unknown.join(', ')}.`, { param: 'allowedModels', code: 'model_not_found' });
+  }
+}
+
+function withoutNulls<T extends object>(value: T): { [K in keyof T]?: NonNullable<T[K]> } {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null && v !== undefined)) as { [K in keyof T]?: NonNullable<T[K]> };
+}

@@ -1,0 +1,44 @@
+import type { Hono } from 'hono';
+import { z } from 'zod';
+import type { HonoEnv } from '../deps';
+import { GatewayError } from '../errors';
+import { formatUsd, parsePricePer1k, type Price } from '../pricing';
+import { addPriceVersion, listPriceVersions } from '../store/prices';
+import { readJson } from './body';
+import { parseWith } from './validate';
+
+const priceString = z.string().regex(/^\d{1,15}(\.\d{1,9})?$/, 'must be a decimal USD string per 1k tokens such as "0.03" (at most 9 decimal places)');
+
+const priceSchema = z.strictObject({
+  prompt: priceString,
+  completion: priceString,
+  effectiveFrom: z.iso.datetime({ offset: true }).optional(),
+});
+
+export function priceView(price: Price) {
+  return {
+    id: price.id,
+    model: price.model,
+    prompt: formatUsd(price.promptPer1k),
+    completion: formatUsd(price.completionPer1k),
+    effectiveFrom: price.effectiveFrom.toISOString(),
+  };
+}
+
+/** `/admin/models/:model/price(s)`: effective-dated price versions (operator only). */
+export function registerAdminModelRoutes(app: Hono<HonoEnv>): void {
+  app.put('/admin/models/:model/price', async (c) => {
+    const { deps } = c.var;
+    const model = c.req.param('model');
+    if (!deps.config.models[model]) throw new GatewayError(404, `The model '${model}' is not configured.`, { code: 'model_not_found', param: 'model' });
+    const body = parseWith(priceSchema, await readJson(c));
+    const effectiveFrom = body.effectiveFrom ? new Date(body.effectiveFrom) : deps.now();
+    const price = await addPriceVersion(deps.store, model, parsePricePer1k(body.prompt), parsePricePer1k(body.completion), effectiveFrom);
+    return c.json(priceView(price), 201);
+  });
+
+  app.get('/admin/models/:model/prices', async (c) => {
+    const versions = await listPriceVersions(c.var.deps.store, c.req.param('model'));
+    return c.json({ object: 'list', data: versions.map(priceView) });
+  });
+}

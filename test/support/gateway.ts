@@ -1,0 +1,135 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { createApp } from '../../src/app';
+import { parseConfig, defaultConfigInput, type Config } from '../../src/config';
+import { buildDeps } from '../../src/gateway';
+import type { Store } from '../../src/store/db';
+import { createLedger } from '../../src/usage';
+import type { Ledger } from '../../src/usage/types';
+
+export const ADMIN_TOKEN = 'tgadmin_test_operator_token';
+
+/** The seed config pointed at a fake backend, with optional changes. */
+export function testConfig(backendUrl: string, patch: (input: any) => void = () => {}): Config {
+  const input = defaultConfigInput(backendUrl) as any;
+  patch(input);
+  return parseConfig(input);
+}
+
+export interface TestGateway {
+  url: string;
+  store: Store;
+  ledger: Ledger;
+  config: Config;
+  /** Calls the admin API with the operator token. */
+  admin(method: string, path: string, body?: unknown): Promise<Response>;
+  /** Creates a key through the admin API and returns its secret and id. */
+  createKey(body?: Record<string, unknown>): Promise<{ id: string; key: string }>;
+  stop(): Promise<void>;
+}
+
+/** The real app over real HTTP on loopback, in this process, on the given store. */
+export async function startTestGateway(opts: { store: Store; config: Config; now?: () => Date }): Promise<TestGateway> {
+  const ledger = createLedger(opts.store, { log: () => {} });
+  const deps = await buildDeps({ config: opts.config, store: opts.store, ledger, adminToken: ADMIN_TOKEN, log: () => {}, now: opts.now });
+  const app = createApp(deps);
+  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const admin = (method: string, path: string, body?: unknown) =>
+    fetch(`${url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  return {
+    url,
+    store: opts.store,
+    ledger,
+    config: opts.config,
+    admin,
+    async createKey(body = {}) {
+      const response = await admin('POST', '/admin/keys', { name: 'test', ...body });
+      if (response.status !== 201) throw new Error(`creating a key failed: ${response.status} ${await response.text()}`);
+      const created = (await response.json()) as { id: string; key: string };
+      return { id: created.id, key: created.key };
+    },
+    async stop() {
+      (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await ledger.flush(10_000);
+    },
+  };
+}
+
+export interface GatewayProcess {
+  url: string;
+  adminToken: string;
+  child: ChildProcess;
+  /** Everything the process printed. */
+  output(): string;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<void>;
+  /** SIGKILL: no shutdown work at all. */
+  kill(): Promise<void>;
+}
+
+/**
+ * `npm start` as users run it (tsx src/node.ts), on a temporary PGlite folder unless env says
+ * otherwise, with a known operator token.
+ */
+export async function startGatewayProcess(opts: { env?: Record<string, string>; config?: unknown } = {}): Promise<GatewayProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-'));
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    PORT: '0',
+    TOLLGATE_DATA_DIR: join(dir, 'data'),
+    TOLLGATE_ADMIN_TOKEN: ADMIN_TOKEN,
+    ...opts.env,
+  };
+  if (opts.config !== undefined) {
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(opts.config));
+    env.TOLLGATE_CONFIG = join(dir, 'config.json');
+  }
+  const child = spawn(join(process.cwd(), 'node_modules/.bin/tsx'), ['src/node.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`gateway did not start in 30 s:\n${output}`)), 30_000);
+    const onData = () => {
+      const match = /listening on (http:\/\/[\d.]+:\d+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`gateway exited with ${code}:\n${output}`));
+    });
+  });
+  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  return {
+    url,
+    adminToken: ADMIN_TOKEN,
+    child,
+    output: () => output,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+      cleanup();
+    },
+    async kill() {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
