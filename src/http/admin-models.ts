@@ -4,6 +4,7 @@ import type { HonoEnv } from '../deps';
 import { GatewayError } from '../errors';
 import { formatUsd, parsePricePer1k, type Price } from '../pricing';
 import { addPriceVersion, listPriceVersions } from '../store/prices';
+import { getRequest } from '../store/requests';
 import { readJson } from './body';
 import { parseWith } from './validate';
 
@@ -25,7 +26,7 @@ export function priceView(price: Price) {
   };
 }
 
-/** `/admin/models/:model/price(s)`: effective-dated price versions (operator only). */
+/** `/admin/models/:model/price(s)`: effective-dated price versions; `/admin/requests/:id`: one ledger row. */
 export function registerAdminModelRoutes(app: Hono<HonoEnv>): void {
   app.put('/admin/models/:model/price', async (c) => {
     const { deps } = c.var;
@@ -40,5 +41,11 @@ export function registerAdminModelRoutes(app: Hono<HonoEnv>): void {
   app.get('/admin/models/:model/prices', async (c) => {
     const versions = await listPriceVersions(c.var.deps.store, c.req.param('model'));
     return c.json({ object: 'list', data: versions.map(priceView) });
+  });
+
+  app.get('/admin/requests/:requestId', async (c) => {
+    const row = await getRequest(c.var.deps.store, c.req.param('requestId'));
+    if (!row) throw new GatewayError(404, `No request '${c.req.param('requestId')}' in the ledger.`, { code: 'request_not_found', param: 'requestId' });
+    return c.json(row);
   });
 }
