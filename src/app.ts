@@ -3,6 +3,7 @@ import { requireScope } from './auth';
 import type { Deps, HonoEnv } from './deps';
 import { GatewayError, internalErrorBody } from './errors';
 import { limitBody } from './http/body';
+import { registerAdminBudgetRoutes } from './http/admin-budgets';
 import { registerAdminKeyRoutes } from './http/admin-keys';
 import { registerAdminModelRoutes } from './http/admin-models';
 import { registerEstimateRoute } from './http/estimate';
@@ -51,6 +52,7 @@ export function createApp(deps: Deps): Hono<HonoEnv> {
 
   app.use('/admin/*', requireScope('admin'), limitBody(64 * 1024));
   registerAdminKeyRoutes(app);
+  registerAdminBudgetRoutes(app);
   registerAdminModelRoutes(app);
   return app;
 }
