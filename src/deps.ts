@@ -1,3 +1,4 @@
+import type { BudgetAlerts } from './alerts';
 import type { Config } from './config';
 import type { Price } from './pricing';
 import type { Store } from './store/db';
@@ -14,12 +15,15 @@ export interface Caller {
   scopes: readonly string[];
   allowedModels: readonly string[] | null;
   options: KeyOptions;
+  /** The key had a budget when its auth was cached (decides the default completion cap). */
+  hasBudget: boolean;
 }
 
 /** What the app needs from the world; Node and Workers entries build it differently. */
 export interface Deps {
   config: Config;
   ledger: Ledger;
+  alerts: BudgetAlerts;
   store: Store;
   /** Finds a live key by the SHA-256 hex of its secret (null for unknown, revoked, expired). */
   findKey: (hash: string) => Promise<Caller | null>;

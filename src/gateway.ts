@@ -1,3 +1,4 @@
+import { BudgetAlerts } from './alerts';
 import { generateSecret, sha256Hex } from './auth';
 import { KeyCache } from './auth/key-cache';
 import type { Config } from './config';
@@ -5,6 +6,7 @@ import type { Caller, Deps } from './deps';
 import { GatewayError } from './errors';
 import { initAdminSecretHash, getAdminSecretHash } from './store/admin-secrets';
 import type { Store } from './store/db';
+import { getBudget } from './store/budgets';
 import { findKeyByHash, isKeyLive } from './store/keys';
 import { currentPrice, seedPricesFromConfig } from './store/prices';
 import type { Ledger } from './usage/types';
@@ -41,12 +43,16 @@ export async function buildDeps(parts: GatewayParts): Promise<Deps> {
       scopes: key.scopes,
       allowedModels: key.allowedModels,
       options: key.options,
+      // Cached with the key: only the default completion cap depends on it, never the limit itself.
+      hasBudget: (await getBudget(parts.store, key.id)) !== null,
     };
     return caller;
   });
 
+  const fetchFn = parts.fetch ?? ((input, init) => fetch(input, init));
   return {
     config: parts.config,
+    alerts: new BudgetAlerts({ store: parts.store, webhookUrl: parts.config.gateway.alertWebhookUrl, fetch: fetchFn, log, now, waitUntil: parts.waitUntil }),
     store: parts.store,
     ledger: parts.ledger,
     findKey: (hash) => keys.find(hash),
@@ -57,7 +63,7 @@ export async function buildDeps(parts: GatewayParts): Promise<Deps> {
       return price;
     },
     adminTokenHash,
-    fetch: parts.fetch ?? ((input, init) => fetch(input, init)),
+    fetch: fetchFn,
     now,
     waitUntil: parts.waitUntil ?? (() => {}),
     log,

@@ -26,7 +26,7 @@ export function requireScope(scope: Scope): MiddlewareHandler<HonoEnv> {
     if (timingSafeEqual(hash, deps.adminTokenHash)) {
       // Every /v1 request is billed to a key, so the operator token does not proxy.
       if (scope === 'proxy') throw new GatewayError(403, 'The operator token cannot call /v1; create an API key with the proxy scope.', { code: 'insufficient_scope' });
-      c.set('caller', { kind: 'operator', keyId: null, name: 'operator', scopes: ['reports', 'admin'], allowedModels: null, options: {} });
+      c.set('caller', { kind: 'operator', keyId: null, name: 'operator', scopes: ['reports', 'admin'], allowedModels: null, options: {}, hasBudget: false });
       return next();
     }
     const caller = await deps.findKey(hash);

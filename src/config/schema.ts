@@ -36,13 +36,17 @@ const gatewaySchema = z.strictObject({
   maxBodyBytes: z.number().int().positive().default(4 * 1024 * 1024),
   /** `route`: an over-long request moves to the model's `extended` variant; `reject`: 400. */
   contextPolicy: z.enum(['route', 'reject']).default('route'),
+  /** Completion cap for a budgeted key's request without max_tokens, unless the key sets its own. */
+  budgetDefaultMaxTokens: z.number().int().positive().default(1024),
+  /** Where budget alerts are POSTed (JSON); none by default. */
+  alertWebhookUrl: z.url().optional(),
 });
 
 export const configSchema = z
   .strictObject({
     backends: z.record(z.string(), backendSchema),
     models: z.record(z.string(), modelSchema),
-    gateway: gatewaySchema.default({ maxBodyBytes: 4 * 1024 * 1024, contextPolicy: 'route' }),
+    gateway: gatewaySchema.default({ maxBodyBytes: 4 * 1024 * 1024, contextPolicy: 'route', budgetDefaultMaxTokens: 1024 }),
   })
   .superRefine((config, ctx) => {
     for (const [name, model] of Object.entries(config.models)) {

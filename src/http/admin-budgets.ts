@@ -4,6 +4,8 @@ import { BUDGET_PERIODS, windowFor } from '../budget';
 import type { HonoEnv } from '../deps';
 import { GatewayError } from '../errors';
 import { formatUsd, parseUsd } from '../pricing';
+import { alertView } from '../alerts';
+import { listAlerts } from '../store/alerts';
 import { clearBudget, getBudget, getBudgetWindow, setBudget, type BudgetRecord } from '../store/budgets';
 import type { Executor } from '../store/db';
 import { getKey } from '../store/keys';
@@ -56,7 +58,7 @@ export async function budgetView(ex: Executor, budget: BudgetRecord, now: Date) 
   };
 }
 
-/** `/admin/keys/:id/budget`: set, read and remove a key's budget (operator only). */
+/** `/admin/keys/:id/budget`: set, read and remove a key's budget; `/admin/alerts`: thresholds crossed (operator only). */
 export function registerAdminBudgetRoutes(app: Hono<HonoEnv>): void {
   app.put('/admin/keys/:id/budget', async (c) => {
     const { deps } = c.var;
@@ -87,5 +89,10 @@ export function registerAdminBudgetRoutes(app: Hono<HonoEnv>): void {
     if (!(await clearBudget(deps.store, keyId))) throw new GatewayError(404, `API key '${keyId}' has no budget.`, { code: 'budget_not_found', param: 'id' });
     deps.forgetKey(keyId);
     return c.json({ keyId, deleted: true });
+  });
+
+  app.get('/admin/alerts', async (c) => {
+    const alerts = await listAlerts(c.var.deps.store, c.req.query('keyId') || undefined);
+    return c.json({ object: 'list', data: alerts.map(alertView) });
   });
 }

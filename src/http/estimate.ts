@@ -8,7 +8,7 @@ import { getBudget } from '../store/budgets';
 import type { Endpoint } from '../usage/types';
 import { budgetView } from './admin-budgets';
 import { readJson } from './body';
-import { contextPolicyOf, parseFor } from './openai';
+import { contextPolicyOf, defaultMaxTokensOf, parseFor } from './openai';
 
 const costView = (cost: Cost) => ({ prompt: formatUsd(cost.prompt), completionMax: formatUsd(cost.completion), total: formatUsd(cost.total) });
 
@@ -32,7 +32,7 @@ export function registerEstimateRoute(app: Hono<HonoEnv>): void {
     const endpoint: Endpoint = 'messages' in json ? 'chat.completions' : 'prompt' in json ? 'completions' : 'input' in json ? 'embeddings' : 'chat.completions';
     // The same parsing and planning as the proxy, so the two answers cannot drift apart.
     const request = parseFor(c, endpoint, json);
-    const outcome = await planRequest(deps.config, request, contextPolicyOf(c), caller.options.defaultMaxTokens);
+    const outcome = await planRequest(deps.config, request, contextPolicyOf(c), defaultMaxTokensOf(c));
     if (!outcome.ok) {
       const model = deps.config.models[request.model]!;
       const price = await deps.currentPrice(request.model, deps.now());

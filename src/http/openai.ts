@@ -7,6 +7,7 @@ import { parseProxyRequest, UPSTREAM_PATH, type ProxyRequest } from '../proxy/re
 import { planRequest, upstreamBody } from '../proxy/plan';
 import { callUpstream, ClientGoneError } from '../proxy/upstream';
 import { relayJson, relayStream, relayUpstreamError, type Exchange } from '../proxy/relay';
+import { admit } from '../proxy/admit';
 import type { Endpoint } from '../usage/types';
 import { readJson } from './body';
 
@@ -43,6 +44,12 @@ export function contextPolicyOf(c: Context<HonoEnv>): ContextPolicy {
   return c.var.caller.options.contextPolicy ?? c.var.deps.config.gateway.contextPolicy;
 }
 
+/** A budgeted key's request without max_tokens reserves a bounded cap, not the rest of the window. */
+export function defaultMaxTokensOf(c: Context<HonoEnv>): number | undefined {
+  const { caller, deps } = c.var;
+  return caller.options.defaultMaxTokens ?? (caller.hasBudget ? deps.config.gateway.budgetDefaultMaxTokens : undefined);
+}
+
 function allowsModel(c: Context<HonoEnv>, model: string): boolean {
   const allowed = c.var.caller.allowedModels;
   return allowed === null || allowed.includes(model);
@@ -63,7 +70,7 @@ async function proxy(c: Context<HonoEnv>, endpoint: Endpoint): Promise<Response>
   const request = parseFor(c, endpoint, await readJson(c));
   const keyId = caller.keyId!;
 
-  const outcome = await planRequest(deps.config, request, contextPolicyOf(c));
+  const outcome = await planRequest(deps.config, request, contextPolicyOf(c), defaultMaxTokensOf(c));
   if (!outcome.ok) {
     deps.ledger.reject({
       requestId, keyId, endpoint, requestedModel: request.model, routedModel: null, promptTokens: outcome.promptTokens,
@@ -71,31 +78,23 @@ async function proxy(c: Context<HonoEnv>, endpoint: Endpoint): Promise<Response>
     });
     throw outcome.error;
   }
-  const plan = outcome.plan;
-  const admission = await deps.ledger.admit({
+  let plan = outcome.plan;
+  const admitted = await admit(deps, caller, request, plan, {
     requestId, keyId, endpoint, requestedModel: request.model, routedModel: plan.servedModel, backend: plan.backendName,
     promptTokens: plan.promptTokens, maxCompletionTokens: plan.maxCompletionTokens * request.choices,
-    stream: request.stream, startedAt: startedAtDate, budget: null,
+    stream: request.stream, startedAt: startedAtDate,
+    rateLimits: { rpm: caller.options.rpm ?? null, tpm: caller.options.tpm ?? null },
   });
-  if (!admission.admitted) {
-    if (admission.reason === 'key_revoked') throw new GatewayError(401, 'Incorrect API key provided. You can find your API key with your tollgate operator.', { code: 'invalid_api_key' });
-    deps.ledger.reject({
-      requestId, keyId, endpoint, requestedModel: request.model, routedModel: plan.servedModel, promptTokens: plan.promptTokens,
-      stream: request.stream, errorCode: 'insufficient_quota', startedAt: startedAtDate, finishedAt: deps.now(),
-    });
-    const remaining = admission.budget.remainingCost;
-    throw new GatewayError(
-      429,
-      `You exceeded your current quota: this request may cost up to $${formatUsd(admission.reservedCost)}, and the key's budget has $${remaining === null ? '0' : formatUsd(remaining)} left.`,
-      { type: 'insufficient_quota', code: 'insufficient_quota' },
-    );
-  }
 
   const headers: Record<string, string> = { 'x-tollgate-prompt-tokens': String(plan.promptTokens) };
   if (plan.routed) headers['x-tollgate-routed-model'] = plan.servedModel;
-  if (admission.budget?.remainingCost != null) headers['x-tollgate-budget-remaining'] = formatUsd(admission.budget.remainingCost);
+  if (admitted.budget?.remainingCost != null) headers['x-tollgate-budget-remaining'] = formatUsd(admitted.budget.remainingCost);
+  if (admitted.adjustedMaxTokens !== null) {
+    plan = { ...plan, maxCompletionTokens: admitted.adjustedMaxTokens };
+    headers['x-tollgate-max-tokens-adjusted'] = String(admitted.adjustedMaxTokens);
+  }
   const exchange: Exchange = {
-    requestId, request, plan, price: admission.price, startedAt, headers,
+    requestId, request, plan, price: admitted.price, startedAt, headers,
     settle: (settlement) => deps.ledger.settle(settlement),
     now: deps.now,
   };

@@ -33,10 +33,15 @@ export interface Admission {
   maxCompletionTokens: number;
   stream: boolean;
   startedAt: Date;
-  budget: BudgetWindowRef | null;
+  /** Unused: the admission statement derives the window from the budget row (kept until its tests move). */
+  budget?: BudgetWindowRef | null;
+  /** Per-key requests and tokens per minute; null for no limit. */
+  rateLimits?: { rpm: number | null; tpm: number | null };
 }
 
 export interface BudgetState {
+  windowStart: Date;
+  softThresholdPct: number | null;
   limitCost: Money | null;
   limitTokens: number | null;
   spentCost: Money;
@@ -51,6 +56,7 @@ export interface BudgetState {
 export type AdmitResult =
   | { admitted: true; price: Price; reservedCost: Money; budget: BudgetState | null }
   | { admitted: false; reason: 'insufficient_quota'; price: Price; reservedCost: Money; budget: BudgetState }
+  | { admitted: false; reason: 'rate_limited'; retryAfterSeconds: number }
   | { admitted: false; reason: 'key_revoked' };
 
 /** The final word on one request. The cost is computed by the caller with the admitted price. */

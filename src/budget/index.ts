@@ -1,0 +1,2 @@
+export { windowFor, TOTAL_WINDOW, BUDGET_PERIODS, type BudgetPeriod } from './window';
+export { reservationFor, pastSoftThreshold } from './reservation';

@@ -1,0 +1,91 @@
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { connect } from 'node:net';
+import type { Executor, Store } from '../../../src/store';
+
+/**
+ * A TCP relay to the test Postgres that can go down and come back on the same port, as a
+ * database restart looks to a client: refused connections while down, open ones cut.
+ */
+export class PostgresOutage {
+  readonly port: number;
+  readonly #target: { host: string; port: number };
+  #server: Server | null = null;
+  readonly #sockets = new Set<Socket>();
+
+  private constructor(port: number, target: { host: string; port: number }) {
+    this.port = port;
+    this.#target = target;
+  }
+
+  /** Reserves a free port with nothing listening on it yet. */
+  static async prepare(targetUrl: string): Promise<PostgresOutage> {
+    const url = new URL(targetUrl);
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    return new PostgresOutage(port, { host: url.hostname, port: Number(url.port || 5432) });
+  }
+
+  /** The database URL as seen through the relay. */
+  urlFor(databaseUrl: string): string {
+    const url = new URL(databaseUrl);
+    url.hostname = '127.0.0.1';
+    url.port = String(this.port);
+    return url.toString();
+  }
+
+  async up(): Promise<void> {
+    const server = createServer((client) => {
+      const upstream = connect(this.#target.port, this.#target.host);
+      for (const socket of [client, upstream]) {
+        this.#sockets.add(socket);
+        socket.on('close', () => this.#sockets.delete(socket));
+        socket.on('error', () => {});
+      }
+      client.pipe(upstream).pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
+    this.#server = server;
+  }
+
+  async down(): Promise<void> {
+    const server = this.#server;
+    this.#server = null;
+    for (const socket of this.#sockets) socket.destroy();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+/** A store whose every statement fails like a refused connection while `down` (PGlite has no socket to cut). */
+export function storeWithOutage(store: Store): { store: Store; down(): void; up(): void } {
+  let unavailable = false;
+  const refuse = () => {
+    if (unavailable) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+  };
+  const guard = (ex: Executor): Executor => ({
+    db: ex.db,
+    async rows(query) {
+      refuse();
+      return ex.rows(query);
+    },
+  });
+  return {
+    store: {
+      ...store,
+      ...guard(store),
+      async transaction(body) {
+        refuse();
+        return store.transaction((tx) => body(guard(tx)));
+      },
+    },
+    down: () => {
+      unavailable = true;
+    },
+    up: () => {
+      unavailable = false;
+    },
+  };
+}
