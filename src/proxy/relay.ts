@@ -1,5 +1,5 @@
 import { costOf, formatUsd, type Price } from '../pricing';
-import { loadCounter } from '../tokenize';
+import { countText, loadCounter } from '../tokenize';
 import type { FinalStatus, Settlement } from '../usage/types';
 import type { Plan } from './plan';
 import type { ProxyRequest } from './request';
@@ -32,7 +32,7 @@ interface Outcome {
 async function measure(exchange: Exchange, outcome: Outcome) {
   const counter = await loadCounter(exchange.plan.served.encoding);
   let estimated = 0;
-  for (const text of outcome.generated.texts()) estimated += counter.count(text);
+  for (const text of outcome.generated.texts()) estimated += await countText(counter, text);
   const promptTokens = outcome.usage?.promptTokens ?? (outcome.status === 'ok' || estimated > 0 ? exchange.plan.promptTokens : 0);
   const completionTokens = outcome.usage?.completionTokens ?? estimated;
   const cost = costOf(exchange.price, { promptTokens, completionTokens });
