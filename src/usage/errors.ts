@@ -31,3 +31,31 @@ export function isTransient(error: unknown): boolean {
   const code = (rootCause(error) as { code?: unknown } | null)?.code;
   return !(typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && PERMANENT_CLASSES.has(code.slice(0, 2)));
 }
+
+// Driver codes for "could not talk to the server" (Node sockets, postgres.js).
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+]);
+
+/**
+ * The database could not be reached or is going away: connection errors, SQLSTATE classes 08
+ * (connection), 53 (resources: too many connections), 57P (shutdown), a closed PGlite.
+ * Narrower than isTransient: a missing price or a bug must not read as "ledger unavailable".
+ */
+export function isUnavailable(error: unknown): boolean {
+  const root = rootCause(error) as { code?: unknown; message?: unknown } | null;
+  const code = typeof root?.code === 'string' ? root.code : '';
+  if (CONNECTION_CODES.has(code) || code.startsWith('08') || code.startsWith('53') || code.startsWith('57P')) return true;
+  return typeof root?.message === 'string' && /PGlite is closed/i.test(root.message);
+}

@@ -1,4 +1,4 @@
 export type * from './types';
 export { createLedger, StoreLedger, type LedgerOptions } from './ledger';
 export { sweep, startSweeper, type SweepOptions, type Sweeper } from './sweeper';
-export { LedgerUnavailableError, isTransient, describeError, rootCause } from './errors';
+export { LedgerUnavailableError, isTransient, isUnavailable, describeError, rootCause } from './errors';

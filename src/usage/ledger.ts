@@ -1,5 +1,5 @@
 import { admitRequest, recordRejections, settleRequests, type Store } from '../store';
-import { describeError, isTransient, LedgerUnavailableError } from './errors';
+import { describeError, isTransient, isUnavailable, LedgerUnavailableError } from './errors';
 import type { Admission, AdmitResult, Ledger, Rejection, Settlement } from './types';
 
 export interface LedgerOptions {
@@ -12,6 +12,12 @@ export interface LedgerOptions {
   /** Longest retry delay (default 5 s). */
   maxBackoffMs?: number;
   log?: (line: string) => void;
+  /**
+   * Admissions wait for their WAL flush (AdmitOptions.durable in store/ledger.ts). Default: not on
+   * a Postgres server, whose memory outlives a killed gateway; always on PGlite, whose database
+   * dies with the gateway's process, so an unflushed admission would leave no row at all.
+   */
+  durableAdmissions?: boolean;
 }
 
 type Entry = { kind: 'settle'; settlement: Settlement } | { kind: 'reject'; rejection: Rejection };
@@ -36,6 +42,7 @@ export class StoreLedger implements Ledger {
   readonly #minBackoffMs: number;
   readonly #maxBackoffMs: number;
   readonly #log: (line: string) => void;
+  readonly #durableAdmissions: boolean;
   #queue: Entry[] = [];
   #writing = false;
   #timer: ReturnType<typeof setTimeout> | null = null;
@@ -49,14 +56,15 @@ export class StoreLedger implements Ledger {
     this.#minBackoffMs = options.minBackoffMs ?? 50;
     this.#maxBackoffMs = options.maxBackoffMs ?? 5_000;
     this.#log = options.log ?? ((line) => console.error(line));
+    this.#durableAdmissions = options.durableAdmissions ?? store.kind === 'pglite';
   }
 
   /** Throws LedgerUnavailableError when the database cannot be reached (the caller decides: 503 or fail open). */
   async admit(admission: Admission): Promise<AdmitResult> {
     try {
-      return await admitRequest(this.#store, admission);
+      return await admitRequest(this.#store, admission, { durable: this.#durableAdmissions });
     } catch (error) {
-      if (isTransient(error)) throw new LedgerUnavailableError(`ledger unavailable: ${describeError(error)}`, { cause: error });
+      if (isUnavailable(error)) throw new LedgerUnavailableError(`ledger unavailable: ${describeError(error)}`, { cause: error });
       throw error;
     }
   }

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { formatUsd } from '../../../src/pricing';
-import { getRequest, revokeKey, setBudget, type Store } from '../../../src/store';
+import { getRequest, PriceMissingError, revokeKey, setBudget, type Store } from '../../../src/store';
 import { createLedger, type StoreLedger } from '../../../src/usage';
 import { databases } from '../support/databases';
-import { COMPLETION_TOKEN, PROMPT_TOKEN, admission, createTestKey, ledgerSums, seedTestPrices, settlement, statusCounts, usd, windowTotals } from '../support/ledger';
+import { COMPLETION_TOKEN, DAY_WINDOW, PROMPT_TOKEN, admission, createTestKey, ledgerSums, seedTestPrices, settlement, statusCounts, usd, windowTotals } from '../support/ledger';
 
 describe.each(databases)('ledger admit and settle on $name', (database) => {
   let store: Store;
@@ -28,6 +28,8 @@ describe.each(databases)('ledger admit and settle on $name', (database) => {
     const worstCase = 100n * PROMPT_TOKEN + 50n * COMPLETION_TOKEN;
     expect(admitted).toMatchObject({ admitted: true, reservedCost: worstCase, price: { model: 'gpt-4', promptPer1k: usd('0.03') } });
     expect(admitted.admitted && admitted.budget).toEqual({
+      windowStart: DAY_WINDOW.windowStart,
+      softThresholdPct: null,
       limitCost: usd('1'),
       limitTokens: null,
       spentCost: 0n,
@@ -88,11 +90,6 @@ describe.each(databases)('ledger admit and settle on $name', (database) => {
     expect(await windowTotals(store, keyId)).toEqual({ spentCost: 0n, reservedCost: 0n, spentTokens: 0, reservedTokens: 0 });
   });
 
-  test('a budget row is ignored when the caller passes no window (budget: null)', async () => {
-    const keyId = await createTestKey(store, { limitCost: 1n, limitTokens: null, period: 'day' });
-    expect(await ledger.admit(admission(keyId, { budget: null }))).toMatchObject({ admitted: true, budget: null });
-  });
-
   test('billing more than the reservation is billed anyway and flagged', async () => {
     const keyId = await createTestKey(store, { limitCost: usd('1'), limitTokens: null, period: 'day' });
     const request = admission(keyId, { promptTokens: 10, maxCompletionTokens: 10 });
@@ -117,7 +114,9 @@ describe.each(databases)('ledger admit and settle on $name', (database) => {
 
   test('a model with no price is an error, not an admission', async () => {
     const keyId = await createTestKey(store);
-    await expect(ledger.admit(admission(keyId, { routedModel: 'unpriced' }))).rejects.toThrow(/no price for model "unpriced"/);
+    const admitting = ledger.admit(admission(keyId, { routedModel: 'unpriced' }));
+    await expect(admitting).rejects.toBeInstanceOf(PriceMissingError);
+    await expect(admitting).rejects.toThrow(/no price for model "unpriced"/);
   });
 
   test('a rejection is one final row with cost 0, counted once in usage_daily', async () => {

@@ -5,6 +5,7 @@ import type { AdmitResult } from '../../../src/usage/types';
 import { closePeer, databases, openPeer, type TestStore } from '../support/databases';
 import {
   COMPLETION_TOKEN,
+  DAY_WINDOW,
   PROMPT_TOKEN,
   admission,
   createTestKey,
@@ -90,6 +91,8 @@ describe.each(databases)('budget invariant on $name', (database) => {
       price: expect.objectContaining({ model: 'gpt-4' }),
       reservedCost: RESERVATION,
       budget: {
+        windowStart: DAY_WINDOW.windowStart,
+        softThresholdPct: null,
         limitCost: 3n * RESERVATION,
         limitTokens: null,
         spentCost: 3n * RESERVATION,

@@ -17,6 +17,8 @@ describe('reservationFor', () => {
 });
 
 const state = (fields: Partial<BudgetState>): BudgetState => ({
+  windowStart: new Date(0),
+  softThresholdPct: null,
   limitCost: null,
   limitTokens: null,
   spentCost: 0n,
