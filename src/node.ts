@@ -12,7 +12,8 @@ async function main(): Promise<void> {
   const config = readConfig(env.TOLLGATE_CONFIG, env.UPSTREAM_URL);
   const store = await openStore({ databaseUrl: env.DATABASE_URL || undefined, dataDir: env.TOLLGATE_DATA_DIR || undefined });
   const log = (line: string) => console.log(line);
-  const ledger = createLedger(store, { log });
+  // Admissions on a Postgres server skip the WAL flush unless asked (README: "The ledger").
+  const ledger = createLedger(store, { log, durableAdmissions: env.TOLLGATE_DURABLE_ADMISSIONS === '1' || undefined });
   // A pending row older than the longest backend deadline (plus a grace) can no longer settle by itself.
   const longestTimeout = Math.max(...Object.values(config.backends).map((backend) => backend.timeoutMs));
   const olderThanMs = longestTimeout + Number(env.TOLLGATE_SWEEP_GRACE_MS ?? 30_000);

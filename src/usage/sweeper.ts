@@ -1,4 +1,5 @@
 import { sweepPendingRequests, type Store } from '../store';
+import { pruneRateWindows } from '../store/alerts';
 import { describeError } from './errors';
 
 export interface SweepOptions {
@@ -23,8 +24,11 @@ export async function sweep(store: Store, options: SweepOptions): Promise<number
   for (;;) {
     const finalized = await sweepPendingRequests(store, cutoff, now, batchSize);
     total += finalized;
-    if (finalized < batchSize) return total;
+    if (finalized < batchSize) break;
   }
+  // Per-minute rate windows are only read for the current minute; an hour back is plenty.
+  await pruneRateWindows(store, new Date(now.getTime() - 3_600_000));
+  return total;
 }
 
 export interface Sweeper {

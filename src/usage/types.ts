@@ -33,8 +33,6 @@ export interface Admission {
   maxCompletionTokens: number;
   stream: boolean;
   startedAt: Date;
-  /** Unused: the admission statement derives the window from the budget row (kept until its tests move). */
-  budget?: BudgetWindowRef | null;
   /** Per-key requests and tokens per minute; null for no limit. */
   rateLimits?: { rpm: number | null; tpm: number | null };
 }

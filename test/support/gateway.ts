@@ -102,7 +102,7 @@ export async function startGatewayProcess(opts: { env?: Record<string, string>; 
   child.stderr!.on('data', (chunk) => (output += chunk));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start in 30 s:\n${output}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`gateway did not start in 90 s:\n${output}`)), 90_000);
     const onData = () => {
       const match = /listening on (http:\/\/[\d.]+:\d+)/.exec(output);
       if (match) {

@@ -36,7 +36,6 @@ describe.each(databases)('usage rollup and prices on $name', (database) => {
         promptTokens: 1 + random(3000),
         maxCompletionTokens: 1 + random(500),
         startedAt,
-        budget: index % 2 === 0 ? { windowStart: new Date(0), windowEnd: new Date(Date.UTC(9999, 11, 31)) } : null,
       });
       const result = await ledger.admit(request);
       if (!result.admitted) throw new Error('expected admission');
@@ -78,8 +77,8 @@ describe.each(databases)('usage rollup and prices on $name', (database) => {
   test('a price change applies from its instant on; every row keeps the version it was billed with', async () => {
     const keyId = await createTestKey(store);
     const changeAt = new Date('2026-12-01T00:00:00Z');
-    const before = admission(keyId, { startedAt: new Date('2026-11-30T23:59:59.999Z'), budget: null });
-    const after = admission(keyId, { startedAt: changeAt, budget: null });
+    const before = admission(keyId, { startedAt: new Date('2026-11-30T23:59:59.999Z') });
+    const after = admission(keyId, { startedAt: changeAt });
     const v1 = (await currentPrice(store, 'gpt-4', before.startedAt))!;
     const v2 = await addPriceVersion(store, 'gpt-4', usd('0.01'), usd('0.02'), changeAt);
 

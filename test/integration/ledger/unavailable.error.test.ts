@@ -124,7 +124,7 @@ describe.each(databases)('ledger while the database is away on $name', (database
 
   test('one bad entry is dropped with a log line and does not hold back the batch', async () => {
     const keyId = await createTestKey(store);
-    const request = admission(keyId, { budget: null });
+    const request = admission(keyId);
     await ledger.admit(request);
     // A rejection naming a key that does not exist violates the foreign key: no retry can fix it.
     ledger.reject({ requestId: `req_bad_${keyId}`, keyId: 'key_missing', endpoint: 'embeddings', requestedModel: 'gpt-4', routedModel: null, promptTokens: 1, stream: false, errorCode: 'x', startedAt: new Date(), finishedAt: new Date() });

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
 import postgres from 'postgres';
 import { openStore, type Store } from '../../../src/store';
 
@@ -72,6 +73,8 @@ const postgresDatabase: TestDatabase = {
   name: 'postgres',
   async open() {
     const database = await createPostgresDatabase();
+    // CI checks this file to prove the Postgres half of the suite really ran.
+    if (process.env.TOLLGATE_POSTGRES_RAN_FILE) appendFileSync(process.env.TOLLGATE_POSTGRES_RAN_FILE, `${database.url}\n`);
     const store = await openStore({ databaseUrl: database.url });
     return {
       ...store,

@@ -44,7 +44,6 @@ export function admission(keyId: string, fields: Partial<Admission> = {}): Admis
     maxCompletionTokens: 50,
     stream: false,
     startedAt: STARTED_AT,
-    budget: DAY_WINDOW,
     ...fields,
   };
 }
