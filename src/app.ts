@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { requireScope } from './auth';
 import type { Deps, HonoEnv } from './deps';
 import { GatewayError, internalErrorBody } from './errors';
+import { tokenizerStats } from './tokenize';
 import { limitBody } from './http/body';
 import { registerAdminBudgetRoutes } from './http/admin-budgets';
 import { registerAdminKeyRoutes } from './http/admin-keys';
@@ -54,5 +55,7 @@ export function createApp(deps: Deps): Hono<HonoEnv> {
   registerAdminKeyRoutes(app);
   registerAdminBudgetRoutes(app);
   registerAdminModelRoutes(app);
+  // Memory and queues, for operators: loaded encodings, cache fill, ledger rows waiting.
+  app.get('/admin/metrics', (c) => c.json({ ledger: { waiting: deps.ledger.waiting }, tokenizer: tokenizerStats() }));
   return app;
 }

@@ -9,6 +9,7 @@ import type { Store } from './store/db';
 import { getBudget } from './store/budgets';
 import { findKeyByHash, isKeyLive } from './store/keys';
 import { currentPrice, seedPricesFromConfig } from './store/prices';
+import { configureTokenizer } from './tokenize';
 import type { Ledger } from './usage/types';
 
 export interface GatewayParts {
@@ -30,6 +31,7 @@ export interface GatewayParts {
 export async function buildDeps(parts: GatewayParts): Promise<Deps> {
   const log = parts.log ?? ((line: string) => console.log(line));
   const now = parts.now ?? (() => new Date());
+  if (parts.config.gateway.tokenizer) configureTokenizer(parts.config.gateway.tokenizer);
   await seedPricesFromConfig(parts.store, parts.config.models);
   const adminTokenHash = await resolveAdminToken(parts.store, parts.adminToken, log);
 

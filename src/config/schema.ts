@@ -40,6 +40,13 @@ const gatewaySchema = z.strictObject({
   budgetDefaultMaxTokens: z.number().int().positive().default(1024),
   /** Where budget alerts are POSTed (JSON); none by default. */
   alertWebhookUrl: z.url().optional(),
+  /** Caps of the tokenizer's caches (see GET /admin/metrics for how full they are). */
+  tokenizer: z
+    .strictObject({
+      pieceCacheEntries: z.number().int().min(0).optional(),
+      messageCacheBytes: z.number().int().min(0).optional(),
+    })
+    .optional(),
 });
 
 export const configSchema = z

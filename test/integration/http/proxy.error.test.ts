@@ -122,3 +122,20 @@ describe('backend failures', () => {
     expect(text).toContain('"code":"upstream_stream_broken"');
   });
 });
+
+describe('operator metrics', () => {
+  test('show the loaded encoding, cache fill and the ledger queue, and only to the operator', async () => {
+    const denied = await fetch(`${gateway.url}/admin/metrics`, { headers: { authorization: `Bearer ${key}` } });
+    expect(denied.status).toBe(403);
+    await post('/v1/chat/completions', '{"model":"gpt-4","messages":[{"role":"user","content":"count me"}],"max_tokens":2}');
+    const metrics = (await (await gateway.admin('GET', '/admin/metrics')).json()) as {
+      ledger: { waiting: number };
+      tokenizer: { encodings: { encoding: string; approxBytes: number; pieceCache: { cap: number } }[]; messageCache: { cap: number } };
+    };
+    expect(metrics.ledger.waiting).toBeGreaterThanOrEqual(0);
+    expect(metrics.tokenizer.encodings.map((e) => e.encoding)).toContain('cl100k_base');
+    expect(metrics.tokenizer.encodings.every((e) => e.encoding !== 'o200k_base')).toBe(true);
+    expect(metrics.tokenizer.encodings[0]!.approxBytes).toBeGreaterThan(0);
+    expect(metrics.tokenizer.encodings[0]!.pieceCache.cap).toBeGreaterThan(0);
+  });
+});
