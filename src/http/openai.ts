@@ -116,5 +116,5 @@ async function proxy(c: Context<HonoEnv>, endpoint: Endpoint): Promise<Response>
     throw error;
   }
   if (!upstream.response.ok) return relayUpstreamError(exchange, upstream);
-  return request.stream ? relayStream(exchange, upstream, c.req.raw.signal) : relayJson(exchange, upstream);
+  return request.stream ? relayStream(exchange, upstream, c.req.raw.signal) : relayJson(exchange, upstream, c.req.raw.signal);
 }

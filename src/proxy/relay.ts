@@ -33,7 +33,9 @@ async function measure(exchange: Exchange, outcome: Outcome) {
   const counter = await loadCounter(exchange.plan.served.encoding);
   let estimated = 0;
   for (const text of outcome.generated.texts()) estimated += await countText(counter, text);
-  const promptTokens = outcome.usage?.promptTokens ?? (outcome.status === 'ok' || estimated > 0 ? exchange.plan.promptTokens : 0);
+  // The backend read the prompt if it answered, or if the client left while it worked on it.
+  const promptRead = outcome.status === 'ok' || outcome.status === 'client_disconnected' || estimated > 0;
+  const promptTokens = outcome.usage?.promptTokens ?? (promptRead ? exchange.plan.promptTokens : 0);
   const completionTokens = outcome.usage?.completionTokens ?? estimated;
   const cost = costOf(exchange.price, { promptTokens, completionTokens });
   const settlement: Settlement = {
@@ -89,19 +91,15 @@ export function openAiErrorBody(status: number, text: string): string {
 }
 
 /** Non-streamed: read the answer, bill it, and add `usage.cost`. */
-export async function relayJson(exchange: Exchange, upstream: UpstreamResponse): Promise<Response> {
+export async function relayJson(exchange: Exchange, upstream: UpstreamResponse, clientSignal: AbortSignal): Promise<Response> {
   let payload: unknown;
   let failure: Outcome | null = null;
   try {
     payload = JSON.parse(await upstream.response.text());
   } catch {
-    failure = {
-      status: upstream.timedOut() ? 'timeout' : 'upstream_error',
-      usage: null,
-      generated: new GeneratedText(),
-      ttftMs: null,
-      errorCode: upstream.timedOut() ? 'upstream_timeout' : 'upstream_bad_response',
-    };
+    const status = clientSignal.aborted ? 'client_disconnected' : upstream.timedOut() ? 'timeout' : 'upstream_error';
+    const errorCode = { client_disconnected: 'client_disconnected', timeout: 'upstream_timeout', upstream_error: 'upstream_bad_response' }[status];
+    failure = { status, usage: null, generated: new GeneratedText(), ttftMs: null, errorCode };
   }
   if (failure || !isRecord(payload)) {
     const outcome = failure ?? { status: 'upstream_error' as const, usage: null, generated: new GeneratedText(), ttftMs: null, errorCode: 'upstream_bad_response' };
@@ -193,6 +191,12 @@ export function relayStream(exchange: Exchange, upstream: UpstreamResponse, clie
 
   /** Returns the event text to send to the client, or null to drop it. */
   async function relayEvent(raw: string, data: string | null): Promise<string | null> {
+    if (data === '[DONE]' && exchange.request.includeUsage && usage === null) {
+      // The client asked for usage and the backend sent none: give it the gateway's own count.
+      const { promptTokens, completionTokens, cost } = await gatewayUsage();
+      const chunk = { object: `${exchange.request.endpoint === 'completions' ? 'text_completion' : 'chat.completion.chunk'}`, model: exchange.request.model, choices: [], usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens, cost: formatUsd(cost) } };
+      return `data: ${JSON.stringify(chunk)}\n\n${raw}`;
+    }
     if (data === null || data === '[DONE]') return raw;
     let payload: unknown;
     try {
@@ -214,6 +218,14 @@ export function relayStream(exchange: Exchange, upstream: UpstreamResponse, clie
     generated.add(payload);
     if (ttftMs === null && !generated.isEmpty) ttftMs = Math.round(performance.now() - exchange.startedAt);
     return raw;
+  }
+
+  async function gatewayUsage() {
+    const counter = await loadCounter(exchange.plan.served.encoding);
+    let completionTokens = 0;
+    for (const text of generated.texts()) completionTokens += await countText(counter, text);
+    const promptTokens = exchange.plan.promptTokens;
+    return { promptTokens, completionTokens, cost: costOf(exchange.price, { promptTokens, completionTokens }).total };
   }
 
   const headers = new Headers(exchange.headers);

@@ -137,4 +137,20 @@ describe('the official OpenAI SDK through tollgate', () => {
     }
     expect(seen).toEqual([' tok', ' tok', ' tok', ' tok']);
   });
+
+  test('a backend that reports no usage: the gateway counts what it returned, streamed or not', async () => {
+    backend.behave({ omitUsage: true, completionTokens: 4 });
+    const { data, response } = await client.chat.completions.create({ model: 'gpt-4', messages, max_tokens: 10 }).withResponse();
+    const usage = data.usage as unknown as { prompt_tokens: number; completion_tokens: number; cost: string };
+    expect(usage.completion_tokens).toBe(4); // ' tok' four times is four cl100k tokens
+    expect(usage.prompt_tokens).toBe(Number(response.headers.get('x-tollgate-prompt-tokens')));
+    await gateway.ledger.flush(5_000);
+    const row = (await (await gateway.admin('GET', `/admin/requests/${response.headers.get('x-request-id')}`)).json()) as { usageSource: string; billedCost: string };
+    expect(row).toMatchObject({ usageSource: 'gateway', billedCost: usage.cost });
+
+    const stream = await client.chat.completions.create({ model: 'gpt-4', messages, max_tokens: 10, stream: true, stream_options: { include_usage: true } });
+    let streamedUsage: (OpenAI.CompletionUsage & { cost?: string }) | undefined;
+    for await (const chunk of stream) if (chunk.usage) streamedUsage = chunk.usage;
+    expect(streamedUsage).toMatchObject({ completion_tokens: 4, prompt_tokens: usage.prompt_tokens, cost: usage.cost });
+  });
 });
