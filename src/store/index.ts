@@ -38,4 +38,5 @@ export {
   type BudgetWindowRecord,
 } from './budgets';
 export { getRequest, type RequestView } from './requests';
-export { admitRequest, settleRequests, recordRejections, sweepPendingRequests, PriceMissingError } from './ledger';
+export { admitRequest, PriceMissingError, type AdmitOptions } from './admission';
+export { settleRequests, recordRejections, sweepPendingRequests } from './ledger';

@@ -13,7 +13,7 @@ export interface LedgerOptions {
   maxBackoffMs?: number;
   log?: (line: string) => void;
   /**
-   * Admissions wait for their WAL flush (AdmitOptions.durable in store/ledger.ts). Default: not on
+   * Admissions wait for their WAL flush (AdmitOptions.durable in store/admission.ts). Default: not on
    * a Postgres server, whose memory outlives a killed gateway; always on PGlite, whose database
    * dies with the gateway's process, so an unflushed admission would leave no row at all.
    */
