@@ -1,4 +1,5 @@
-import type { Counter } from './counter';
+import { type Counter, countText, EncodingCounter } from './counter';
+import { messageCache } from './message-cache';
 
 /**
  * Chat prompt counting by OpenAI's published rules (the cookbook's num_tokens_from_messages):
@@ -32,32 +33,67 @@ export interface ChatPromptInput {
   functions?: unknown[] | undefined;
 }
 
-export function countMessage(counter: Counter, rules: ChatRules, message: unknown): number {
-  let tokens = rules.tokensPerMessage;
-  if (!isRecord(message)) return tokens + counter.count(JSON.stringify(message) ?? '');
+/** What a message costs: texts to tokenize plus fixed tokens (overheads, image estimates). */
+interface MessageCost {
+  texts: string[];
+  fixed: number;
+}
+
+function messageCost(rules: ChatRules, message: unknown): MessageCost {
+  const cost: MessageCost = { texts: [], fixed: rules.tokensPerMessage };
+  if (!isRecord(message)) {
+    cost.texts.push(JSON.stringify(message) ?? '');
+    return cost;
+  }
   for (const [key, value] of Object.entries(message)) {
     if (value === null || value === undefined) continue;
-    tokens += countValue(counter, value);
-    if (key === 'name') tokens += rules.tokensPerName;
+    addValueCost(cost, value);
+    if (key === 'name') cost.fixed += rules.tokensPerName;
   }
+  return cost;
+}
+
+function addValueCost(cost: MessageCost, value: unknown): void {
+  if (typeof value === 'string') cost.texts.push(value);
+  else if (Array.isArray(value) && value.every(isRecord) && value.some((part) => 'type' in part)) {
+    for (const part of value) addContentPartCost(cost, part);
+  } else cost.texts.push(JSON.stringify(value) ?? '');
+}
+
+function addContentPartCost(cost: MessageCost, part: Record<string, unknown>): void {
+  if (part.type === 'text' && typeof part.text === 'string') cost.texts.push(part.text);
+  else if (part.type === 'image_url') {
+    const detail = isRecord(part.image_url) ? part.image_url.detail : undefined;
+    cost.fixed += detail === 'low' ? IMAGE_TOKENS_LOW : IMAGE_TOKENS_HIGH;
+  } else cost.texts.push(JSON.stringify(part));
+}
+
+export function countMessage(counter: Counter, rules: ChatRules, message: unknown): number {
+  const cost = messageCost(rules, message);
+  return cost.texts.reduce((sum, text) => sum + counter.count(text), cost.fixed);
+}
+
+/**
+ * countMessage through the message cache, counting big texts in slices that yield. Only our
+ * own counters are cached: a test double sharing an encoding name must not poison real counts.
+ */
+async function countMessageCached(counter: Counter, rules: ChatRules, message: unknown): Promise<number> {
+  const key = counter instanceof EncodingCounter ? messageKey(counter, rules, message) : undefined;
+  const cached = key === undefined ? undefined : messageCache.get(key);
+  if (cached !== undefined) return cached;
+  const cost = messageCost(rules, message);
+  let tokens = cost.fixed;
+  for (const text of cost.texts) tokens += await countText(counter, text);
+  if (key !== undefined) messageCache.set(key, tokens);
   return tokens;
 }
 
-function countValue(counter: Counter, value: unknown): number {
-  if (typeof value === 'string') return counter.count(value);
-  if (Array.isArray(value) && value.every(isRecord) && value.some((part) => 'type' in part)) {
-    return value.reduce<number>((sum, part) => sum + countContentPart(counter, part), 0);
+function messageKey(counter: Counter, rules: ChatRules, message: unknown): string | undefined {
+  try {
+    return `${counter.encoding}\u0001${rules.tokensPerMessage},${rules.tokensPerName}\u0001${JSON.stringify(message)}`;
+  } catch {
+    return undefined; // not serialisable (cycles, BigInt): count it, don't cache it
   }
-  return counter.count(JSON.stringify(value) ?? '');
-}
-
-function countContentPart(counter: Counter, part: Record<string, unknown>): number {
-  if (part.type === 'text' && typeof part.text === 'string') return counter.count(part.text);
-  if (part.type === 'image_url') {
-    const detail = isRecord(part.image_url) ? part.image_url.detail : undefined;
-    return detail === 'low' ? IMAGE_TOKENS_LOW : IMAGE_TOKENS_HIGH;
-  }
-  return counter.count(JSON.stringify(part));
 }
 
 export function countToolDefinitions(counter: Counter, rules: ChatRules, tools: unknown[]): number {
@@ -94,7 +130,7 @@ export function countToolDefinitions(counter: Counter, rules: ChatRules, tools: 
 export async function countChatPrompt(counter: Counter, input: ChatPromptInput, model = ''): Promise<number> {
   const rules = chatRulesFor(counter.encoding, model);
   let tokens = rules.replyPriming;
-  for (const message of input.messages) tokens += countMessage(counter, rules, message);
+  for (const message of input.messages) tokens += await countMessageCached(counter, rules, message);
   tokens += countToolDefinitions(counter, rules, input.tools ?? input.functions ?? []);
   return tokens;
 }
@@ -104,7 +140,7 @@ export async function countChatPrompt(counter: Counter, input: ChatPromptInput, 
  * token ids, or a list of such lists. Plain text count; no chat overhead.
  */
 export async function countTextInput(counter: Counter, input: unknown): Promise<number> {
-  if (typeof input === 'string') return counter.count(input);
+  if (typeof input === 'string') return countText(counter, input);
   if (Array.isArray(input)) {
     if (input.every((item) => typeof item === 'number')) return input.length;
     let tokens = 0;
