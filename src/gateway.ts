@@ -77,7 +77,7 @@ async function resolveAdminToken(store: Store, configured: string | undefined, l
   const stored = await getAdminSecretHash(store);
   if (stored) return stored;
   const token = generateSecret('tgadmin_');
-  const hash = await sha256Hex(token);
+  const hash = sha256Hex(token);
   if (await initAdminSecretHash(store, hash)) {
     log(`tollgate: generated the operator token (shown once, only its hash is stored): ${token}`);
     return hash;

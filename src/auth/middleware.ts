@@ -22,7 +22,7 @@ export function requireScope(scope: Scope): MiddlewareHandler<HonoEnv> {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match) throw unauthorized();
     const deps = c.var.deps;
-    const hash = await sha256Hex(match[1]!);
+    const hash = sha256Hex(match[1]!);
     if (timingSafeEqual(hash, deps.adminTokenHash)) {
       // Every /v1 request is billed to a key, so the operator token does not proxy.
       if (scope === 'proxy') throw new GatewayError(403, 'The operator token cannot call /v1; create an API key with the proxy scope.', { code: 'insufficient_scope' });

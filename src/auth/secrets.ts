@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
 /** A random secret like `tg_3fQ…` (190 bits of entropy in 32 base62 characters). */
@@ -17,11 +19,9 @@ export function displayPrefix(secret: string): string {
   return secret.slice(0, 10);
 }
 
-export async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
-  let hex = '';
-  for (const byte of new Uint8Array(digest)) hex += byte.toString(16).padStart(2, '0');
-  return hex;
+/** SHA-256 as hex. node:crypto (Workers have it under nodejs_compat): synchronous, unlike WebCrypto's digest. */
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
 /** Compares two strings in time that depends only on their length, not on where they differ. */

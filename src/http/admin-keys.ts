@@ -67,7 +67,7 @@ export function registerAdminKeyRoutes(app: Hono<HonoEnv>): void {
       id: newKeyId(),
       name: body.name,
       prefix: displayPrefix(secret),
-      hash: await sha256Hex(secret),
+      hash: sha256Hex(secret),
       scopes: body.scopes,
       allowedModels: body.allowedModels ?? null,
       options: withoutNulls(body.options),
@@ -109,7 +109,7 @@ export function registerAdminKeyRoutes(app: Hono<HonoEnv>): void {
     const { deps } = c.var;
     const id = c.req.param('id');
     const secret = generateSecret();
-    const key = await rotateKey(deps.store, id, { hash: await sha256Hex(secret), prefix: displayPrefix(secret) });
+    const key = await rotateKey(deps.store, id, { hash: sha256Hex(secret), prefix: displayPrefix(secret) });
     if (!key) {
       if (await getKey(deps.store, id)) throw new GatewayError(409, `API key '${id}' is revoked; create a new one instead.`, { code: 'key_revoked' });
       throw notFound(id);

@@ -62,6 +62,7 @@ async function measure(exchange: Exchange, outcome: Outcome) {
 export async function relayUpstreamError(exchange: Exchange, upstream: UpstreamResponse): Promise<Response> {
   const status = upstream.response.status;
   const text = await upstream.response.text().catch(() => '');
+  upstream.release();
   const { settlement } = await measure(exchange, {
     status: 'upstream_error',
     usage: null,
@@ -95,8 +96,11 @@ export async function relayJson(exchange: Exchange, upstream: UpstreamResponse, 
   let payload: unknown;
   let failure: Outcome | null = null;
   try {
-    payload = JSON.parse(await upstream.response.text());
+    const text = await upstream.response.text();
+    upstream.release();
+    payload = JSON.parse(text);
   } catch {
+    upstream.release();
     const status = clientSignal.aborted ? 'client_disconnected' : upstream.timedOut() ? 'timeout' : 'upstream_error';
     const errorCode = { client_disconnected: 'client_disconnected', timeout: 'upstream_timeout', upstream_error: 'upstream_bad_response' }[status];
     failure = { status, usage: null, generated: new GeneratedText(), ttftMs: null, errorCode };
@@ -141,6 +145,7 @@ export function relayStream(exchange: Exchange, upstream: UpstreamResponse, clie
   const finish = async (status: FinalStatus, errorCode: string | null) => {
     if (settled) return null;
     settled = true;
+    upstream.release();
     const { settlement, cost } = await measure(exchange, { status, usage, generated, ttftMs, errorCode });
     exchange.settle(settlement);
     return cost;

@@ -19,6 +19,8 @@ export interface UpstreamResponse {
   abort: () => void;
   /** True once the backend's deadline passed. */
   timedOut: () => boolean;
+  /** Stops the deadline and the client-abort link; called once the body is read or abandoned. */
+  release: () => void;
 }
 
 /**
@@ -58,36 +60,12 @@ export async function callUpstream(call: UpstreamCall): Promise<UpstreamResponse
     if (call.clientSignal.aborted) throw new ClientGoneError();
     throw new GatewayError(502, `Backend "${call.backendName}" is unreachable`, { code: 'upstream_unreachable' });
   }
-  // The deadline covers the whole exchange, body included; release it when the body is done.
-  const body = response.body;
-  if (!body) {
-    release();
-    return { response, abort: () => controller.abort(), timedOut: () => timedOut };
-  }
-  const reader = body.getReader();
-  const guarded = new ReadableStream<Uint8Array>({
-    async pull(out) {
-      try {
-        const { done, value } = await reader.read();
-        if (done) {
-          release();
-          out.close();
-        } else out.enqueue(value);
-      } catch (error) {
-        release();
-        out.error(error);
-      }
-    },
-    cancel(reason) {
-      release();
-      controller.abort(reason);
-      return reader.cancel(reason).catch(() => undefined);
-    },
-  });
+  // The deadline covers the whole exchange, body included: the relay releases it when done.
   return {
-    response: new Response(guarded, { status: response.status, statusText: response.statusText, headers: response.headers }),
+    response,
     abort: () => controller.abort(new Error('aborted by gateway')),
     timedOut: () => timedOut,
+    release,
   };
 }
 
