@@ -3,6 +3,7 @@ import { serve } from '@hono/node-server';
 import { createApp } from './app';
 import { ConfigError, loadConfig, type Config } from './config';
 import { buildDeps } from './gateway';
+import { nodeUpstreamFetch } from './runtime/node-fetch';
 import { openStore } from './store/open';
 import { createLedger, startSweeper, sweep } from './usage';
 
@@ -20,7 +21,7 @@ async function main(): Promise<void> {
   const swept = await sweep(store, { olderThanMs });
   if (swept > 0) log(`tollgate: swept ${swept} abandoned request(s) as incomplete`);
   const sweeper = startSweeper(store, { olderThanMs, intervalMs: Number(env.TOLLGATE_SWEEP_INTERVAL_MS ?? 60_000), log });
-  const deps = await buildDeps({ config, store, ledger, adminToken: env.TOLLGATE_ADMIN_TOKEN || undefined, log });
+  const deps = await buildDeps({ config, store, ledger, adminToken: env.TOLLGATE_ADMIN_TOKEN || undefined, log, fetch: nodeUpstreamFetch() });
   const app = createApp(deps);
 
   const port = Number(env.PORT ?? 8787);

@@ -7,6 +7,7 @@ import { serve } from '@hono/node-server';
 import { createApp } from '../../src/app';
 import { parseConfig, defaultConfigInput, type Config } from '../../src/config';
 import { buildDeps } from '../../src/gateway';
+import { nodeUpstreamFetch } from '../../src/runtime/node-fetch';
 import type { Store } from '../../src/store/db';
 import { createLedger } from '../../src/usage';
 import type { Ledger } from '../../src/usage/types';
@@ -35,7 +36,8 @@ export interface TestGateway {
 /** The real app over real HTTP on loopback, in this process, on the given store. */
 export async function startTestGateway(opts: { store: Store; config: Config; now?: () => Date }): Promise<TestGateway> {
   const ledger = createLedger(opts.store, { log: () => {} });
-  const deps = await buildDeps({ config: opts.config, store: opts.store, ledger, adminToken: ADMIN_TOKEN, log: () => {}, now: opts.now });
+  // The upstream client `npm start` uses, so these tests cover it.
+  const deps = await buildDeps({ config: opts.config, store: opts.store, ledger, adminToken: ADMIN_TOKEN, log: () => {}, now: opts.now, fetch: nodeUpstreamFetch() });
   const app = createApp(deps);
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
