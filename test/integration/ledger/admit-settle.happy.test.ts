@@ -1,23 +1,14 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { formatUsd } from '../../../src/pricing';
 import { getRequest, PriceMissingError, revokeKey, setBudget, type Store } from '../../../src/store';
-import { createLedger, type StoreLedger } from '../../../src/usage';
+import type { StoreLedger } from '../../../src/usage';
 import { databases } from '../support/databases';
-import { COMPLETION_TOKEN, DAY_WINDOW, PROMPT_TOKEN, admission, createTestKey, ledgerSums, seedTestPrices, settlement, statusCounts, usd, windowTotals } from '../support/ledger';
+import { COMPLETION_TOKEN, DAY_WINDOW, PROMPT_TOKEN, admission, createTestKey, ledgerSums, useLedgerStore, settlement, statusCounts, usd, windowTotals } from '../support/ledger';
 
 describe.each(databases)('ledger admit and settle on $name', (database) => {
   let store: Store;
   let ledger: StoreLedger;
-
-  beforeAll(async () => {
-    store = await database.open();
-    await seedTestPrices(store);
-    ledger = createLedger(store, { log: () => {} });
-  });
-  afterAll(async () => {
-    await ledger?.flush(5_000);
-    await store?.close();
-  });
+  useLedgerStore(database, (opened) => ({ store, ledger } = opened));
 
   test('admit reserves the worst case with a pending row; settle bills the actual cost and releases the rest', async () => {
     const keyId = await createTestKey(store, { limitCost: usd('1'), limitTokens: null, period: 'day' });

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { getRequest, type Store } from '../../../src/store';
-import { createLedger, startSweeper, sweep, type StoreLedger } from '../../../src/usage';
+import { startSweeper, sweep, type StoreLedger } from '../../../src/usage';
 import { databases } from '../support/databases';
 import {
   PROMPT_TOKEN,
@@ -8,7 +8,7 @@ import {
   admission,
   createTestKey,
   ledgerSums,
-  seedTestPrices,
+  useLedgerStore,
   settlement,
   statusCounts,
   usd,
@@ -21,16 +21,7 @@ const LATER = new Date(STARTED_AT.getTime() + TIMEOUT_MS + 1);
 describe.each(databases)('sweeper on $name', (database) => {
   let store: Store;
   let ledger: StoreLedger;
-
-  beforeAll(async () => {
-    store = await database.open();
-    await seedTestPrices(store);
-    ledger = createLedger(store, { log: () => {} });
-  });
-  afterAll(async () => {
-    await ledger?.flush(5_000);
-    await store?.close();
-  });
+  useLedgerStore(database, (opened) => ({ store, ledger } = opened));
 
   test('an abandoned pending row becomes incomplete, billed its prompt estimate, reservation released', async () => {
     const keyId = await createTestKey(store, { limitCost: usd('1'), limitTokens: null, period: 'day' });

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { windowFor, type BudgetPeriod } from '../../../src/budget';
 import { type Store } from '../../../src/store';
-import { createLedger, type StoreLedger } from '../../../src/usage';
+import type { StoreLedger } from '../../../src/usage';
 import { databases } from '../support/databases';
-import { admission, createTestKey, seedTestPrices, usd } from '../support/ledger';
+import { admission, createTestKey, useLedgerStore, usd } from '../support/ledger';
 
 // Admission computes the window in SQL from the budget row; budget/windowFor computes it in
 // TypeScript for reports and the API. The two must agree, DST edges included.
@@ -27,16 +27,7 @@ const cases: [BudgetPeriod, string, string][] = [
 describe.each(databases)('budget windows at admission on $name', (database) => {
   let store: Store;
   let ledger: StoreLedger;
-
-  beforeAll(async () => {
-    store = await database.open();
-    await seedTestPrices(store);
-    ledger = createLedger(store, { log: () => {} });
-  });
-  afterAll(async () => {
-    await ledger?.flush(5_000);
-    await store?.close();
-  });
+  useLedgerStore(database, (opened) => ({ store, ledger } = opened));
 
   test.each(cases)('%s in %s at %s: the same window as windowFor', async (period, timezone, now) => {
     const keyId = await createTestKey(store, { limitCost: usd('1'), limitTokens: null, period, timezone });

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { parseUsd, type Money } from '../../../src/pricing';
 import { createKey, seedPricesFromConfig, setBudget, type BudgetSettings, type Store } from '../../../src/store';
-import type { Admission, Settlement } from '../../../src/usage';
+import { afterAll, beforeAll } from 'vitest';
+import { createLedger, type Admission, type Settlement, type StoreLedger } from '../../../src/usage';
+import type { TestDatabase } from './databases';
 
 /** gpt-4 at $0.03 / $0.06 per 1k: a prompt token costs PROMPT_TOKEN, a completion token COMPLETION_TOKEN. */
 export const TEST_PRICES = {
@@ -105,4 +107,22 @@ export async function ledgerSums(store: Store, keyId: string) {
     events: { requests: events!.requests, cost: BigInt(events!.cost), promptTokens: Number(events!.prompt), completionTokens: Number(events!.completion) },
     daily: { requests: Number(daily!.requests), cost: BigInt(daily!.cost), promptTokens: Number(daily!.prompt), completionTokens: Number(daily!.completion) },
   };
+}
+
+/**
+ * Per describe block: a fresh migrated store with test prices and a ledger on it, flushed and
+ * closed afterwards. `onOpen` receives them once they are ready.
+ */
+export function useLedgerStore(database: TestDatabase, onOpen: (opened: { store: Store; ledger: StoreLedger }) => void): void {
+  let opened: { store: Store; ledger: StoreLedger } | undefined;
+  beforeAll(async () => {
+    const store = await database.open();
+    await seedTestPrices(store);
+    opened = { store, ledger: createLedger(store, { log: () => {} }) };
+    onOpen(opened);
+  });
+  afterAll(async () => {
+    await opened?.ledger.flush(5_000);
+    await opened?.store.close();
+  });
 }
