@@ -98,7 +98,17 @@ export async function startGatewayProcess(opts: { env?: Record<string, string>; 
     writeFileSync(join(dir, 'config.json'), JSON.stringify(opts.config));
     env.TOLLGATE_CONFIG = join(dir, 'config.json');
   }
-  const child = spawn(join(process.cwd(), 'node_modules/.bin/tsx'), ['src/node.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group: tsx runs the server in a child node process, and SIGKILL cannot be
+  // relayed, so kill() must hit the whole group or the real server lives on as an orphan.
+  const child = spawn(join(process.cwd(), 'node_modules/.bin/tsx'), ['src/node.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const killGroup = () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  process.once('exit', killGroup);
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
@@ -130,7 +140,7 @@ export async function startGatewayProcess(opts: { env?: Record<string, string>; 
       cleanup();
     },
     async kill() {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      if (child.exitCode === null) killGroup();
       await exited;
     },
   };

@@ -45,8 +45,12 @@ describe.each(targets)('SIGKILL with 200 requests in flight, on $name', (target)
       // Every request has reached the backend: all are admitted and mid-generation.
       for (let tries = 0; backend.received.length < 200 && tries < 600; tries++) await new Promise((r) => setTimeout(r, 50));
       expect(backend.received).toHaveLength(200);
+      const killedUrl = gateway.url;
       await gateway.kill();
-      await Promise.all(inFlight);
+      // Every stream (still generating) is cut off, and nothing answers where the gateway was.
+      const answers = await Promise.all(inFlight);
+      expect(new Set(answers.filter((_, i) => i % 2 === 0))).toEqual(new Set(['cut off']));
+      await expect(fetch(`${killedUrl}/healthz`)).rejects.toThrow();
 
       gateway = await startGatewayProcess({ env, config });
       const rows = async () =>
