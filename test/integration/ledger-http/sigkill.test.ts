@@ -17,16 +17,22 @@ const targets = [
 describe.each(targets)('SIGKILL with 200 requests in flight, on $name', (target) => {
   let backend: FakeVllm;
   beforeAll(async () => {
-    backend = await startFakeVllm({ completionTokens: 400, chunkDelayMs: 25, latencyMs: 0 });
+    // Streams take 100 s, so every one is still generating when the gateway dies, however slowly
+    // a loaded machine admits the 200.
+    backend = await startFakeVllm({ completionTokens: 400, chunkDelayMs: 250, latencyMs: 0 });
   });
   afterAll(async () => backend?.close());
 
   test('after a restart and a sweep, no row is pending and none is duplicated', async () => {
     const database = await target.database();
+    // The first instance never times a stream out, whatever the machine's load; the restarted one
+    // has a short backend timeout so its sweeper may treat the orphans as abandoned soon.
+    const patient = defaultConfigInput(backend.url) as any;
+    patient.backends['gpu-a'].timeoutMs = 600_000;
     const config = defaultConfigInput(backend.url) as any;
     config.backends['gpu-a'].timeoutMs = 2_000;
     const env = { ...database.env, TOLLGATE_SWEEP_GRACE_MS: '200', TOLLGATE_SWEEP_INTERVAL_MS: '300' };
-    let gateway = await startGatewayProcess({ env, config });
+    let gateway = await startGatewayProcess({ env, config: patient });
     try {
       const adminHeaders = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
       const created = await fetch(`${gateway.url}/admin/keys`, { method: 'POST', headers: adminHeaders, body: JSON.stringify({ name: 'doomed' }) });
