@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { requireScope } from './auth';
 import type { Deps, HonoEnv } from './deps';
 import { GatewayError, internalErrorBody } from './errors';
@@ -16,6 +16,16 @@ function newRequestId(): string {
   return `req_${crypto.randomUUID().replaceAll('-', '')}`;
 }
 
+function setResponseHeader(c: Context<HonoEnv>, name: string, value: string): void {
+  try {
+    c.res.headers.set(name, value);
+  } catch {
+    // Immutable headers (a Response straight from fetch): copy it once.
+    c.res = new Response(c.res.body, c.res);
+    c.res.headers.set(name, value);
+  }
+}
+
 /** The whole gateway as one Hono app; the Node and Workers entries only build `deps`. */
 export function createApp(deps: Deps): Hono<HonoEnv> {
   const app = new Hono<HonoEnv>();
@@ -26,7 +36,9 @@ export function createApp(deps: Deps): Hono<HonoEnv> {
     c.set('requestId', requestId);
     c.set('deps', deps);
     await next();
-    c.header('x-request-id', requestId);
+    // On the finished response's own headers: c.header() here would rebuild the response around
+    // its body stream, which costs a stream copy per request (and a hop per SSE chunk) on Node.
+    setResponseHeader(c, 'x-request-id', requestId);
   });
 
   app.onError((error, c) => {

@@ -45,5 +45,7 @@ export interface HonoEnv {
     requestId: string;
     caller: Caller;
     deps: Deps;
+    /** Largest request body this route reads, in bytes (set by `limitBody`). */
+    bodyLimit: number;
   };
 }

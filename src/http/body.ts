@@ -1,20 +1,25 @@
-import type { Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { HonoEnv } from '../deps';
-import { GatewayError, badRequest } from '../errors';
+import { badRequest } from '../errors';
+import { readBodyText, tooLarge } from './incoming';
 
-/** 413 before parsing, for a Content-Length over the limit and for chunked bodies that grow past it. */
-export function limitBody(maxBytes: number) {
-  return bodyLimit({
-    maxSize: maxBytes,
-    onError: () => {
-      throw new GatewayError(413, `The request body is larger than the limit of ${maxBytes} bytes.`, { code: 'request_too_large' });
-    },
-  });
+const DEFAULT_LIMIT = 64 * 1024;
+
+/**
+ * The body limit of the routes below: a declared Content-Length over it is refused with 413
+ * before anything is read, and `readJson` refuses a body (chunked or lying) that grows past it.
+ */
+export function limitBody(maxBytes: number): MiddlewareHandler<HonoEnv> {
+  return async function limitBodyMiddleware(c, next) {
+    const declared = c.req.header('content-length');
+    if (declared !== undefined && Number(declared) > maxBytes) throw tooLarge(maxBytes);
+    c.set('bodyLimit', maxBytes);
+    return next();
+  };
 }
 
 export async function readJson(c: Context<HonoEnv>): Promise<unknown> {
-  const text = await c.req.text();
+  const text = await readBodyText(c, c.var.bodyLimit ?? DEFAULT_LIMIT);
   try {
     return JSON.parse(text);
   } catch {

@@ -10,6 +10,7 @@ import { relayJson, relayStream, relayUpstreamError, type Exchange } from '../pr
 import { admit } from '../proxy/admit';
 import type { Endpoint } from '../usage/types';
 import { readJson } from './body';
+import { clientSignal } from './incoming';
 
 /** The OpenAI-compatible surface: proxied endpoints and the model list. */
 export function registerOpenAiRoutes(app: Hono<HonoEnv>): void {
@@ -99,11 +100,12 @@ async function proxy(c: Context<HonoEnv>, endpoint: Endpoint): Promise<Response>
     now: deps.now,
   };
 
+  const signal = clientSignal(c);
   let upstream;
   try {
     upstream = await callUpstream({
       backend: plan.backend, backendName: plan.backendName, path: UPSTREAM_PATH[endpoint], body: upstreamBody(request, plan),
-      requestId, clientSignal: c.req.raw.signal, fetch: deps.fetch,
+      requestId, clientSignal: signal, fetch: deps.fetch,
     });
   } catch (error) {
     const status = error instanceof ClientGoneError ? 'client_disconnected' : error instanceof GatewayError && error.status === 504 ? 'timeout' : 'upstream_error';
@@ -116,5 +118,5 @@ async function proxy(c: Context<HonoEnv>, endpoint: Endpoint): Promise<Response>
     throw error;
   }
   if (!upstream.response.ok) return relayUpstreamError(exchange, upstream);
-  return request.stream ? relayStream(exchange, upstream, c.req.raw.signal) : relayJson(exchange, upstream, c.req.raw.signal);
+  return request.stream ? relayStream(exchange, upstream, signal) : relayJson(exchange, upstream, signal);
 }
