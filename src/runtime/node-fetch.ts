@@ -5,8 +5,10 @@ import { Readable } from 'node:stream';
 /**
  * The upstream client on Node: plain node:http with keep-alive pools, which costs less per
  * request than undici's fetch. It implements only what callUpstream uses (POST with a string
- * body, headers, an AbortSignal) and answers a web Response, so the relay code is the same on
- * both runtimes. Workers keep the platform's fetch.
+ * body, headers, an AbortSignal) and answers with what the relay reads of a web Response (status,
+ * ok, headers, text(), json(), body), so the relay code is the same on both runtimes. A JSON
+ * answer is read straight off the socket; the web stream is built only when a relay asks for
+ * `body` (SSE). Workers keep the platform's fetch.
  */
 export function nodeUpstreamFetch(maxSockets = 256): typeof fetch {
   const agents = { http: new HttpAgent({ keepAlive: true, maxSockets }), https: new HttpsAgent({ keepAlive: true, maxSockets }) };
@@ -19,16 +21,97 @@ export function nodeUpstreamFetch(maxSockets = 256): typeof fetch {
       const req = (secure ? httpsRequest : httpRequest)(
         url,
         { method: init.method ?? 'GET', headers, agent: secure ? agents.https : agents.http, signal: init.signal ?? undefined },
-        (res: IncomingMessage) => {
-          const responseHeaders = new Headers();
-          for (const [name, value] of Object.entries(res.headers)) {
-            if (value !== undefined) responseHeaders.set(name, Array.isArray(value) ? value.join(', ') : value);
-          }
-          const nullBody = res.statusCode === 204 || res.statusCode === 304;
-          resolve(new Response(nullBody ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), { status: res.statusCode ?? 502, statusText: res.statusMessage, headers: responseHeaders }));
-        },
+        (res: IncomingMessage) => resolve(new NodeUpstreamResponse(res) as unknown as Response),
       );
       req.on('error', reject);
       req.end(body);
     })) as typeof fetch;
+}
+
+/** A Response over a node:http answer, building the costly web parts only when asked for. */
+class NodeUpstreamResponse {
+  readonly status: number;
+  readonly statusText: string;
+  readonly #res: IncomingMessage;
+  #headers: Headers | null = null;
+  #body: ReadableStream<Uint8Array> | null | undefined;
+  #used = false;
+
+  constructor(res: IncomingMessage) {
+    this.#res = res;
+    this.status = res.statusCode ?? 502;
+    this.statusText = res.statusMessage ?? '';
+    if (this.status === 204 || this.status === 304) this.#body = null;
+  }
+
+  get ok(): boolean {
+    return this.status >= 200 && this.status < 300;
+  }
+
+  get headers(): Headers {
+    if (!this.#headers) {
+      this.#headers = new Headers();
+      for (const [name, value] of Object.entries(this.#res.headers)) {
+        if (value !== undefined) this.#headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+      }
+    }
+    return this.#headers;
+  }
+
+  get bodyUsed(): boolean {
+    return this.#used;
+  }
+
+  get body(): ReadableStream<Uint8Array> | null {
+    if (this.#body === undefined) {
+      if (this.#used) throw new TypeError('Body has already been consumed.');
+      this.#used = true;
+      this.#body = Readable.toWeb(this.#res) as ReadableStream<Uint8Array>;
+    }
+    return this.#body;
+  }
+
+  async text(): Promise<string> {
+    return new TextDecoder().decode(await this.#bytes());
+  }
+
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text());
+  }
+
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    const bytes = await this.#bytes();
+    return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  }
+
+  #bytes(): Promise<Uint8Array> {
+    if (this.#body === null) return Promise.resolve(new Uint8Array(0));
+    if (this.#used) return Promise.reject(new TypeError('Body has already been consumed.'));
+    this.#used = true;
+    const res = this.#res;
+    if (res.destroyed) return Promise.reject(res.errored ?? new Error('the backend connection closed before the body was read'));
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const done = () => res.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      const onData = (chunk: Buffer) => {
+        chunks.push(chunk);
+        size += chunk.length;
+      };
+      const onEnd = () => {
+        done();
+        resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      };
+      const onError = (error: Error) => {
+        done();
+        reject(error);
+      };
+      // Aborted (deadline, client gone) or cut by the backend before the end.
+      const onClose = () => {
+        done();
+        reject(res.errored ?? new Error('the backend closed the connection before the end of the body'));
+      };
+      res.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+    });
+  }
 }

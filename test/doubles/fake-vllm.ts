@@ -154,8 +154,8 @@ async function answer(req: IncomingMessage, res: ServerResponse, state: State): 
   if (fail && 'status' in fail) return wire.json(fail.status, fail.body ?? vllmError(fail.status, `fake-vllm: injected failure (status ${fail.status})`));
   if (fail?.kind === 'hang') return;
   if (fail?.kind === 'disconnect') {
-    if (fail.afterChunks === undefined || record.body?.stream !== true) return wire.destroy();
-    wire.cutAfter = fail.afterChunks;
+    if (fail.afterChunks === undefined) return wire.destroy();
+    wire.cutAfter = fail.afterChunks; // a JSON answer is cut halfway through its body
   }
 
   const route = routes[path];

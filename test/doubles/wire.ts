@@ -3,7 +3,7 @@
 import type { ServerResponse } from 'node:http';
 
 export class Wire {
-  /** Destroy the socket right after this many SSE events (an injected mid-stream disconnect). */
+  /** Destroy the socket right after this many SSE events, or halfway through a JSON body (an injected disconnect). */
   cutAfter: number | undefined;
   /** Settles when the connection closes, for whatever reason. */
   readonly closed: Promise<void>;
@@ -33,7 +33,11 @@ export class Wire {
   json(status: number, body: unknown): void {
     if (this.gone) return;
     const text = JSON.stringify(body);
-    this.res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) }).end(text);
+    this.res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) });
+    if (this.cutAfter === undefined) return void this.res.end(text);
+    // An injected disconnect: the head and half the body, then the connection drops.
+    this.res.write(text.slice(0, text.length >> 1));
+    void this.sleep(5).then(() => this.destroy());
   }
 
   /** Send the head now, so the client sees it before the first event. */

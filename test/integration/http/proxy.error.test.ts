@@ -114,6 +114,12 @@ describe('backend failures', () => {
     expect(await response.json()).toEqual(body);
   });
 
+  test('a JSON answer the backend breaks off halfway is 502', async () => {
+    backend.behave({ fail: { kind: 'disconnect', afterChunks: 0 } });
+    const error = await errorOf(await post('/v1/chat/completions', '{"model":"gpt-4","messages":[{"role":"user","content":"x"}]}'));
+    expect(error).toMatchObject({ status: 502, code: 'upstream_bad_response' });
+  });
+
   test('a stream the backend breaks off ends with an error event', async () => {
     backend.behave({ fail: { kind: 'disconnect', afterChunks: 2 } });
     const response = await post('/v1/chat/completions', '{"model":"gpt-4","messages":[{"role":"user","content":"x"}],"stream":true}');
