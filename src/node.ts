@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { serve } from '@hono/node-server';
 import { createApp } from './app';
 import { ConfigError, loadConfig, type Config } from './config';
+import type { Deps } from './deps';
 import { buildDeps } from './gateway';
 import { nodeUpstreamFetch } from './runtime/node-fetch';
 import { openStore } from './store/open';
@@ -23,6 +24,7 @@ async function main(): Promise<void> {
   const sweeper = startSweeper(store, { olderThanMs, intervalMs: Number(env.TOLLGATE_SWEEP_INTERVAL_MS ?? 60_000), log });
   const deps = await buildDeps({ config, store, ledger, adminToken: env.TOLLGATE_ADMIN_TOKEN || undefined, log, fetch: nodeUpstreamFetch() });
   const app = createApp(deps);
+  const redelivery = startAlertRedelivery(deps, Number(env.TOLLGATE_SWEEP_INTERVAL_MS ?? 60_000), log);
 
   const port = Number(env.PORT ?? 8787);
   const hostname = env.HOST ?? '127.0.0.1';
@@ -37,6 +39,7 @@ async function main(): Promise<void> {
     log(`tollgate: ${signal}: draining requests and the ledger`);
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await sweeper.stop();
+    clearInterval(redelivery);
     await ledger.flush(10_000);
     if (ledger.waiting > 0) log(`tollgate: ${ledger.waiting} ledger rows could not be written; the sweeper settles them at the next start`);
     await store.close();
@@ -44,6 +47,27 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+/** Alerts the webhook never took are posted again on the sweeper's interval (one pass at a time). */
+function startAlertRedelivery(deps: Deps, intervalMs: number, log: (line: string) => void): ReturnType<typeof setInterval> {
+  let running = false;
+  const pass = async () => {
+    if (running) return;
+    running = true;
+    try {
+      const { delivered, failed } = await deps.alerts.redeliver();
+      if (delivered + failed > 0) log(`tollgate: alert webhook redelivery: ${delivered} delivered, ${failed} still failing`);
+    } catch (error) {
+      log(`tollgate: alert webhook redelivery failed: ${(error as Error).message}`);
+    } finally {
+      running = false;
+    }
+  };
+  void pass();
+  const timer = setInterval(() => void pass(), intervalMs);
+  timer.unref();
+  return timer;
 }
 
 function readConfig(path: string | undefined, upstreamUrl: string | undefined): Config {

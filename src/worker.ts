@@ -9,6 +9,7 @@ import { Invocation, InvocationScope } from './runtime/invocation';
 import { openPostgresStore } from './store/postgres';
 import { createLedger } from './usage/ledger';
 import { sweep } from './usage/sweeper';
+import { BudgetAlerts } from './alerts';
 
 /** The bindings wrangler.toml declares (vars, secrets, Hyperdrive). */
 export interface WorkerEnv {
@@ -102,6 +103,10 @@ export default {
     try {
       const swept = await sweep(store, { olderThanMs: longestTimeout + Number(env.TOLLGATE_SWEEP_GRACE_MS ?? 30_000) });
       if (swept > 0) log(`tollgate: swept ${swept} abandoned request(s) as incomplete`);
+      // Alerts whose webhook delivery ran out of retries (or of waitUntil) go out again here.
+      const alerts = new BudgetAlerts({ store, webhookUrl: config.gateway.alertWebhookUrl, fetch: (input, init) => fetch(input, init), log, now: () => new Date() });
+      const { delivered, failed } = await alerts.redeliver();
+      if (delivered + failed > 0) log(`tollgate: alert webhook redelivery: ${delivered} delivered, ${failed} still failing`);
     } finally {
       await store.close();
     }

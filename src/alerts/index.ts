@@ -1,7 +1,7 @@
 import { pastSoftThreshold } from '../budget';
 import type { Store } from '../store/db';
 import { formatUsd } from '../pricing';
-import { markAlertDelivered, recordAlert, type AlertRecord } from '../store/alerts';
+import { listUndeliveredAlerts, markAlertDelivered, recordAlert, type AlertRecord } from '../store/alerts';
 import type { BudgetState } from '../usage/types';
 
 export interface AlertOptions {
@@ -68,27 +68,50 @@ export class BudgetAlerts {
     this.options.waitUntil?.(work);
   }
 
+  /**
+   * Posts the alerts whose delivery never succeeded: the webhook was down past the retries, the
+   * process restarted, or a Worker's waitUntil ended first. The sweeper calls it on Node, the cron
+   * on Workers. Only alerts older than `olderThanMs` (so not ones an instance is still retrying)
+   * and younger than `maxAgeMs`. Delivery is at least once: receivers dedupe by `alert.id`.
+   */
+  async redeliver(options: { olderThanMs?: number; maxAgeMs?: number; limit?: number } = {}): Promise<{ delivered: number; failed: number }> {
+    if (!this.options.webhookUrl) return { delivered: 0, failed: 0 };
+    const now = this.options.now().getTime();
+    const before = new Date(now - (options.olderThanMs ?? 5 * 60_000));
+    const after = new Date(now - (options.maxAgeMs ?? 7 * 24 * 3_600_000));
+    const pending = await listUndeliveredAlerts(this.options.store, after, before, options.limit ?? 20);
+    let delivered = 0;
+    for (const alert of pending) if (await this.post(alert)) delivered++;
+    return { delivered, failed: pending.length - delivered };
+  }
+
   private async deliver(alert: AlertRecord): Promise<void> {
     const retries = this.options.retries ?? 5;
     let delay = this.options.retryDelayMs ?? 500;
     for (let attempt = 0; attempt <= retries; attempt++) {
-      try {
-        const response = await this.options.fetch(this.options.webhookUrl!, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ type: `budget.${alert.kind}`, alert: alertView(alert) }),
-          signal: AbortSignal.timeout(10_000),
-        });
-        if (response.ok) {
-          await markAlertDelivered(this.options.store, alert.id, this.options.now());
-          return;
-        }
-      } catch {
-        // retried below
-      }
+      if (await this.post(alert)) return;
+      if (attempt === retries) break;
       await new Promise((resolve) => setTimeout(resolve, delay));
       delay = Math.min(delay * 2, 30_000);
     }
-    this.options.log(`tollgate: the alert webhook did not accept alert ${alert.id} after ${retries + 1} tries`);
+    this.options.log(`tollgate: the alert webhook did not accept alert ${alert.id} after ${retries + 1} tries; the sweeper tries again later`);
+  }
+
+  /** One attempt; true once the webhook accepted it and it is marked delivered. */
+  private async post(alert: AlertRecord): Promise<boolean> {
+    try {
+      const response = await this.options.fetch(this.options.webhookUrl!, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ type: `budget.${alert.kind}`, alert: alertView(alert) }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      await response.arrayBuffer().catch(() => undefined);
+      if (!response.ok) return false;
+      await markAlertDelivered(this.options.store, alert.id, this.options.now());
+      return true;
+    } catch {
+      return false;
+    }
   }
 }

@@ -1,4 +1,4 @@
-import { desc, eq, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, isNull, lt, sql } from 'drizzle-orm';
 import type { Executor } from './db';
 import { budgetAlerts } from './schema';
 
@@ -21,6 +21,16 @@ export async function recordAlert(ex: Executor, alert: NewAlert): Promise<AlertR
 
 export async function markAlertDelivered(ex: Executor, id: number, at: Date): Promise<void> {
   await ex.db.update(budgetAlerts).set({ deliveredAt: at }).where(eq(budgetAlerts.id, id));
+}
+
+/** Alerts never delivered, created in [after, before), oldest first. */
+export async function listUndeliveredAlerts(ex: Executor, after: Date, before: Date, limit: number): Promise<AlertRecord[]> {
+  return ex.db
+    .select()
+    .from(budgetAlerts)
+    .where(and(isNull(budgetAlerts.deliveredAt), gt(budgetAlerts.createdAt, after), lt(budgetAlerts.createdAt, before)))
+    .orderBy(asc(budgetAlerts.createdAt), asc(budgetAlerts.id))
+    .limit(limit);
 }
 
 /** Newest first; one key or all. */
