@@ -3,6 +3,7 @@
  * (auth, counting, reservation and ledger on PGlite, and on Postgres when it is reachable),
  * side by side in one run. `npm run bench:overhead`
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { defaultConfigInput } from '../src/config';
 import { startFakeVllm } from '../test/doubles/fake-vllm';
@@ -17,6 +18,23 @@ interface Target {
   name: string;
   url: string; // base ending in /v1
   key: string;
+  /** CPU seconds used so far by the gateway's processes (Linux), to report CPU per request. */
+  cpuSeconds?: () => number;
+}
+
+/** User plus system CPU of every process in a process group, from /proc (Linux only). */
+function groupCpuSeconds(pgid: number): number {
+  let ticks = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      if (Number(fields[2]) === pgid) ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return ticks / 100; // USER_HZ
 }
 
 const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
@@ -46,6 +64,7 @@ async function latency(target: Target, body: string, firstByte: boolean) {
 
 async function throughput(target: Target, body: string) {
   const until = performance.now() + LOAD_SECONDS * 1000;
+  const cpuBefore = target.cpuSeconds?.();
   let done = 0;
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
     while (performance.now() < until) {
@@ -53,7 +72,8 @@ async function throughput(target: Target, body: string) {
       done++;
     }
   }));
-  return done / LOAD_SECONDS;
+  const cpuMsPerRequest = cpuBefore === undefined ? null : ((target.cpuSeconds!() - cpuBefore) * 1000) / done;
+  return { rps: done / LOAD_SECONDS, cpuMsPerRequest };
 }
 
 async function gatewayTarget(name: string, backendUrl: string, env: Record<string, string>) {
@@ -62,7 +82,8 @@ async function gatewayTarget(name: string, backendUrl: string, env: Record<strin
   const { id, key } = (await created.json()) as { id: string; key: string };
   // A budget large enough never to refuse: the reservation path is what is measured.
   await fetch(`${gateway.url}/admin/keys/${id}/budget`, { method: 'PUT', headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, body: JSON.stringify({ limit: '1000000', period: 'month' }) });
-  return { target: { name, url: `${gateway.url}/v1`, key }, stop: () => gateway.stop() };
+  const cpuSeconds = () => groupCpuSeconds(gateway.child.pid!);
+  return { target: { name, url: `${gateway.url}/v1`, key, cpuSeconds }, stop: () => gateway.stop() };
 }
 
 async function main() {
@@ -74,13 +95,14 @@ async function main() {
   const measure = async (target: Target) => {
     const json = await latency(target, small, false);
     const ttfb = await latency(target, stream, true);
-    const rps = await throughput(target, small);
-    return { json, ttfb, rps };
+    const { rps, cpuMsPerRequest } = await throughput(target, small);
+    return { json, ttfb, rps, cpuMsPerRequest };
   };
   const base = await measure(direct);
   const row = (name: string, m: typeof base) => [
     name, m.json.p50.toFixed(2), m.json.p99.toFixed(2), (m.json.p50 - base.json.p50).toFixed(2),
     m.ttfb.p50.toFixed(2), (m.ttfb.p50 - base.ttfb.p50).toFixed(2), m.rps.toFixed(0), (m.rps / base.rps).toFixed(2),
+    m.cpuMsPerRequest === null ? '-' : m.cpuMsPerRequest.toFixed(2),
   ];
   rows.push(row(direct.name, base));
 
@@ -97,10 +119,10 @@ async function main() {
   await backend.close();
   agent.destroy();
 
-  const header = ['path', 'p50 ms', 'p99 ms', 'added p50', 'stream TTFB p50', 'added TTFB', `req/s @${CONCURRENCY}`, 'vs direct'];
+  const header = ['path', 'p50 ms', 'p99 ms', 'added p50', 'stream TTFB p50', 'added TTFB', `req/s @${CONCURRENCY}`, 'vs direct', 'gateway CPU ms/req'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padStart(widths[i]!)).join(' | ')} |`;
-  console.log(`\nsmall non-streamed chat (16 completion tokens), ${SEQUENTIAL} sequential requests; throughput for ${LOAD_SECONDS} s at ${CONCURRENCY} connections`);
+  console.log(`\nsmall non-streamed chat (16 completion tokens), ${SEQUENTIAL} sequential requests; throughput for ${LOAD_SECONDS} s at ${CONCURRENCY} connections, with the CPU the gateway spent per request meanwhile (steadier than req/s on a shared machine)`);
   console.log(line(header));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const r of rows) console.log(line(r));
