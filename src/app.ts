@@ -68,6 +68,6 @@ export function createApp(deps: Deps): Hono<HonoEnv> {
   registerAdminBudgetRoutes(app);
   registerAdminModelRoutes(app);
   // Memory and queues, for operators: loaded encodings, cache fill, ledger rows waiting.
-  app.get('/admin/metrics', (c) => c.json({ ledger: { waiting: deps.ledger.waiting }, tokenizer: tokenizerStats() }));
+  app.get('/admin/metrics', (c) => c.json({ ledger: { waiting: deps.ledger.waiting, failOpenAdmitted: deps.ledger.failOpenAdmitted ?? 0 }, tokenizer: tokenizerStats() }));
   return app;
 }

@@ -62,3 +62,7 @@ export const badRequest = (message: string, param: string | null = null, code: s
 export const internalErrorBody = (): ErrorBody => ({
   error: { message: 'Internal gateway error', type: 'server_error', param: null, code: 'internal_error' },
 });
+
+/** 503 when the database cannot be reached: nothing can be checked or recorded (fail closed). */
+export const ledgerUnavailable = (message = 'The usage ledger is unreachable, so no request can be admitted right now. Try again shortly.') =>
+  new GatewayError(503, message, { code: 'ledger_unavailable', headers: { 'retry-after': '1' } });

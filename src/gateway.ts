@@ -3,13 +3,14 @@ import { generateSecret, sha256Hex } from './auth';
 import { KeyCache } from './auth/key-cache';
 import type { Config } from './config';
 import type { Caller, Deps } from './deps';
-import { GatewayError } from './errors';
+import { GatewayError, ledgerUnavailable } from './errors';
 import { initAdminSecretHash, getAdminSecretHash } from './store/admin-secrets';
 import type { Store } from './store/db';
 import { getBudget } from './store/budgets';
 import { findKeyByHash, isKeyLive } from './store/keys';
 import { currentPrice, seedPricesFromConfig } from './store/prices';
 import { configureTokenizer } from './tokenize';
+import { isUnavailable } from './usage/errors';
 import type { Ledger } from './usage/types';
 
 export interface GatewayParts {
@@ -49,7 +50,7 @@ export async function buildDeps(parts: GatewayParts): Promise<Deps> {
       hasBudget: (await getBudget(parts.store, key.id)) !== null,
     };
     return caller;
-  });
+  }, undefined, undefined, isUnavailable);
 
   const fetchFn = parts.fetch ?? ((input, init) => fetch(input, init));
   return {
@@ -57,7 +58,15 @@ export async function buildDeps(parts: GatewayParts): Promise<Deps> {
     alerts: new BudgetAlerts({ store: parts.store, webhookUrl: parts.config.gateway.alertWebhookUrl, fetch: fetchFn, log, now, waitUntil: parts.waitUntil }),
     store: parts.store,
     ledger: parts.ledger,
-    findKey: (hash) => keys.find(hash),
+    findKey: async (hash) => {
+      try {
+        return await keys.find(hash);
+      } catch (error) {
+        // An outage is the ledger's 503 (fail closed), not an internal error.
+        if (isUnavailable(error)) throw ledgerUnavailable();
+        throw error;
+      }
+    },
     forgetKey: (keyId) => keys.invalidate(keyId),
     currentPrice: async (model, at) => {
       const price = await currentPrice(parts.store, model, at);

@@ -41,7 +41,7 @@ async function main(): Promise<void> {
     await sweeper.stop();
     clearInterval(redelivery);
     await ledger.flush(10_000);
-    if (ledger.waiting > 0) log(`tollgate: ${ledger.waiting} ledger rows could not be written; the sweeper settles them at the next start`);
+    if (ledger.waiting > 0) log(`tollgate: ${ledger.waiting} ledger rows could not be written; the sweeper settles the pending ones at the next start, and rows admitted fail-open are lost`);
     await store.close();
     process.exit(0);
   };

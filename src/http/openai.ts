@@ -90,6 +90,7 @@ async function proxy(c: Context<HonoEnv>, endpoint: Endpoint): Promise<Response>
   const headers: Record<string, string> = { 'x-tollgate-prompt-tokens': String(plan.promptTokens) };
   if (plan.routed) headers['x-tollgate-routed-model'] = plan.servedModel;
   if (admitted.budget?.remainingCost != null) headers['x-tollgate-budget-remaining'] = formatUsd(admitted.budget.remainingCost);
+  if (admitted.failOpen) headers['x-tollgate-fail-open'] = '1';
   if (admitted.adjustedMaxTokens !== null) {
     plan = { ...plan, maxCompletionTokens: admitted.adjustedMaxTokens };
     headers['x-tollgate-max-tokens-adjusted'] = String(admitted.adjustedMaxTokens);

@@ -13,6 +13,18 @@ const TOTAL_END = TOTAL_WINDOW.windowEnd.toISOString();
 
 export const epochMs = (column: SQL) => sql`(extract(epoch FROM ${column}) * 1000)::float8`;
 
+/**
+ * `window_start, window_end` of the window of budget row `b` that holds the instant `at`. Local
+ * wall-clock arithmetic, then back to an instant: a DST day is 23 or 25 hours.
+ */
+export const windowBounds = (at: SQL) => sql`
+        CASE WHEN b.period = 'total' THEN ${TOTAL_START}::timestamptz
+             ELSE date_trunc(b.period, ${at} AT TIME ZONE b.timezone) AT TIME ZONE b.timezone END AS window_start,
+        CASE WHEN b.period = 'total' THEN ${TOTAL_END}::timestamptz
+             ELSE (date_trunc(b.period, ${at} AT TIME ZONE b.timezone)
+                   + CASE b.period WHEN 'day' THEN interval '1 day' WHEN 'week' THEN interval '7 days' ELSE interval '1 month' END)
+                  AT TIME ZONE b.timezone END AS window_end`;
+
 export class PriceMissingError extends Error {
   override name = 'PriceMissingError';
 }
@@ -93,15 +105,8 @@ export async function admitRequest(ex: Executor, a: Admission, options: AdmitOpt
     ),
     -- The window is computed here, from the budget row itself, so a budget set or changed on any
     -- instance binds every instance's next admission (no cached period or zone to go stale).
-    -- Local wall-clock arithmetic, then back to an instant: a DST day is 23 or 25 hours.
     budget AS (
-      SELECT b.limit_cost, b.limit_tokens, b.soft_threshold_pct,
-        CASE WHEN b.period = 'total' THEN ${TOTAL_START}::timestamptz
-             ELSE date_trunc(b.period, ${startedAt}::timestamptz AT TIME ZONE b.timezone) AT TIME ZONE b.timezone END AS window_start,
-        CASE WHEN b.period = 'total' THEN ${TOTAL_END}::timestamptz
-             ELSE (date_trunc(b.period, ${startedAt}::timestamptz AT TIME ZONE b.timezone)
-                   + CASE b.period WHEN 'day' THEN interval '1 day' WHEN 'week' THEN interval '7 days' ELSE interval '1 month' END)
-                  AT TIME ZONE b.timezone END AS window_end
+      SELECT b.limit_cost, b.limit_tokens, b.soft_threshold_pct, ${windowBounds(sql`${startedAt}::timestamptz`)}
       FROM budgets b
       WHERE b.key_id = (SELECT id FROM live_key)
     ),

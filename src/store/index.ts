@@ -40,3 +40,4 @@ export {
 export { getRequest, type RequestView } from './requests';
 export { admitRequest, PriceMissingError, type AdmitOptions } from './admission';
 export { settleRequests, recordRejections, sweepPendingRequests } from './ledger';
+export { recordFailOpenRequests, type FailOpenOutcome } from './fail-open';

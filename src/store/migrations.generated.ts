@@ -33,4 +33,12 @@ export const migrations: readonly Migration[] = [
       "CREATE UNIQUE INDEX \"budget_alerts_once_idx\" ON \"budget_alerts\" USING btree (\"key_id\",\"window_start\",\"kind\");"
     ],
   },
+  {
+    tag: "0002_fail_open_admissions",
+    hash: "22913073e627c428d30e2bbc3f5b9d1e7f98c383d0fe9606e0ddd613fcd40fcb",
+    statements: [
+      "ALTER TABLE \"usage_events\" ADD COLUMN \"admitted_fail_open\" boolean DEFAULT false NOT NULL;",
+      "ALTER TABLE \"usage_events\" ADD COLUMN \"over_limit\" boolean DEFAULT false NOT NULL;"
+    ],
+  },
 ];

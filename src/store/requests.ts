@@ -22,6 +22,10 @@ export interface RequestView {
   reservedCost: string;
   billedCost: string;
   overReservation: boolean;
+  /** Admitted while the database was unreachable (the key's `failOpen`); the row was written whole at settle. */
+  admittedFailOpen: boolean;
+  /** A fail-open row whose cost left its budget window over the limit. */
+  overLimit: boolean;
   price: { id: number; promptPer1k: string; completionPer1k: string; effectiveFrom: Date } | null;
   budgetWindowStart: Date | null;
   latencyMs: number | null;

@@ -29,7 +29,10 @@ export interface KeyOptions {
   defaultMaxTokens?: number;
   /** With shrinkMaxTokens: the smallest cap worth sending (below it, 429). */
   minMaxTokens?: number;
-  /** Admit requests when the database cannot be reached (unbilled until it returns). */
+  /**
+   * Admit requests while the database cannot be reached, within the budget this instance last
+   * saw for the key (proxy/admit.ts); their rows are written whole when it returns.
+   */
   failOpen?: boolean;
   /** Requests per minute. */
   rpm?: number;
@@ -155,6 +158,10 @@ export const usageEvents = pgTable(
     reservedCost: money('reserved_cost').notNull().default(sql`0`),
     billedCost: money('billed_cost').notNull().default(sql`0`),
     overReservation: boolean('over_reservation').notNull().default(false),
+    /** Admitted while the database was unreachable (the key's `failOpen`): no reservation, the row was written whole at settle. */
+    admittedFailOpen: boolean('admitted_fail_open').notNull().default(false),
+    /** A fail-open row whose cost left its budget window over the limit (spent + reserved > limit). */
+    overLimit: boolean('over_limit').notNull().default(false),
     priceId: integer('price_id').references(() => prices.id),
     /** The budget window holding this request's reservation; null for unbudgeted keys. */
     budgetWindowStart: instant('budget_window_start'),

@@ -1,6 +1,8 @@
-import { admitRequest, recordRejections, settleRequests, type Store } from '../store';
+import { formatUsd, type Money, type Price } from '../pricing';
+import { admitRequest, recordFailOpenRequests, recordRejections, settleRequests, type Store } from '../store';
 import { describeError, isTransient, isUnavailable, LedgerUnavailableError } from './errors';
-import type { Admission, AdmitResult, Ledger, Rejection, Settlement } from './types';
+import { FailOpenAllowance } from './fail-open';
+import type { Admission, AdmitResult, FailOpenDecision, FailOpenRequest, Ledger, Rejection, Settlement } from './types';
 
 export interface LedgerOptions {
   /** Most entries written in one transaction (default 200). */
@@ -20,14 +22,20 @@ export interface LedgerOptions {
   durableAdmissions?: boolean;
 }
 
-type Entry = { kind: 'settle'; settlement: Settlement } | { kind: 'reject'; rejection: Rejection };
+type Entry =
+  | { kind: 'settle'; settlement: Settlement }
+  | { kind: 'reject'; rejection: Rejection }
+  | { kind: 'failOpen'; request: FailOpenRequest };
 
 /**
  * The ledger on a Store. Admission is one awaited statement; settlements and rejections queue in
  * memory and a background writer commits them in batches, one transaction each. When the
  * database is away the queue holds them and the writer retries with backoff; nothing throws into
  * the request path and nothing is written twice (settles are guarded by `status = 'pending'`,
- * rejections by the request id).
+ * rejections and fail-open rows by the request id).
+ *
+ * A `failOpen` key's request may be admitted without the database (admitFailOpen); its settle
+ * then queues the whole row, written with its spend when the database returns.
  *
  * @example
  * const ledger = createLedger(store);
@@ -48,6 +56,12 @@ export class StoreLedger implements Ledger {
   #timer: ReturnType<typeof setTimeout> | null = null;
   #backoffMs = 0;
   #drained: (() => void)[] = [];
+  /** Committed batches so far: orders fail-open rows against admissions (see FailOpenAllowance). */
+  #epoch = 0;
+  readonly #allowance = new FailOpenAllowance();
+  /** Admitted fail-open and not yet settled, by request id. */
+  readonly #unsettledFailOpen = new Map<string, { admission: Admission; price: Price; reservedCost: Money }>();
+  #failOpenAdmitted = 0;
 
   constructor(store: Store, options: LedgerOptions = {}) {
     this.#store = store;
@@ -61,16 +75,44 @@ export class StoreLedger implements Ledger {
 
   /** Throws LedgerUnavailableError when the database cannot be reached (the caller decides: 503 or fail open). */
   async admit(admission: Admission): Promise<AdmitResult> {
+    const epoch = this.#epoch;
     try {
-      return await admitRequest(this.#store, admission, { durable: this.#durableAdmissions });
+      const result = await admitRequest(this.#store, admission, { durable: this.#durableAdmissions });
+      this.#allowance.observe(admission, result, epoch);
+      return result;
     } catch (error) {
       if (isUnavailable(error)) throw new LedgerUnavailableError(`ledger unavailable: ${describeError(error)}`, { cause: error });
       throw error;
     }
   }
 
+  /** For a `failOpen` key after admit threw LedgerUnavailableError: decides from this instance's memory, logs an admission. */
+  admitFailOpen(admission: Admission, key: { budgeted: boolean }): FailOpenDecision {
+    const decision = this.#allowance.grant(admission, key.budgeted);
+    if (!decision.admitted) return decision;
+    this.#unsettledFailOpen.set(admission.requestId, { admission, price: decision.price, reservedCost: decision.reservedCost });
+    this.#failOpenAdmitted++;
+    this.#log(
+      `tollgate: admitted ${admission.requestId} of ${admission.keyId} fail-open (ledger unavailable; ${admission.routedModel}, ` +
+        `worst case $${formatUsd(decision.reservedCost)}); its row is written when the database returns`,
+    );
+    return decision;
+  }
+
+  get failOpenAdmitted(): number {
+    return this.#failOpenAdmitted;
+  }
+
   settle(settlement: Settlement): void {
-    this.#enqueue({ kind: 'settle', settlement });
+    const failOpen = this.#unsettledFailOpen.get(settlement.requestId);
+    if (!failOpen) return this.#enqueue({ kind: 'settle', settlement });
+    // It has no pending row to finalize: the whole row goes in its place.
+    this.#unsettledFailOpen.delete(settlement.requestId);
+    this.#allowance.settled(failOpen.admission.keyId, settlement.requestId, {
+      cost: settlement.billedCost,
+      tokens: settlement.promptTokens + settlement.completionTokens,
+    });
+    this.#enqueue({ kind: 'failOpen', request: { ...failOpen, settlement } });
   }
 
   reject(rejection: Rejection): void {
@@ -156,10 +198,16 @@ export class StoreLedger implements Ledger {
   async #commit(batch: Entry[]): Promise<void> {
     const settlements = unique(batch.flatMap((entry) => (entry.kind === 'settle' ? [entry.settlement] : [])));
     const rejections = unique(batch.flatMap((entry) => (entry.kind === 'reject' ? [entry.rejection] : [])));
-    await this.#store.transaction(async (tx) => {
+    const failOpen = unique(batch.flatMap((entry) => (entry.kind === 'failOpen' ? [{ requestId: entry.request.admission.requestId, ...entry.request }] : [])));
+    const outcome = await this.#store.transaction(async (tx) => {
       await recordRejections(tx, rejections);
       await settleRequests(tx, settlements);
+      return recordFailOpenRequests(tx, failOpen);
     });
+    this.#epoch++;
+    this.#allowance.written(failOpen.map((request) => request.admission), this.#epoch);
+    for (const requestId of outcome.overLimit) this.#log(`tollgate: fail-open request ${requestId} left its key's budget window over the limit (row flagged over_limit)`);
+    for (const requestId of outcome.idTaken) this.#log(`tollgate: fail-open request ${requestId} was not billed: another request already holds that id`);
   }
 }
 
@@ -174,5 +222,7 @@ function unique<T extends { requestId: string }>(entries: T[]): T[] {
 }
 
 function describeEntry(entry: Entry): string {
-  return entry.kind === 'settle' ? `settlement of ${entry.settlement.requestId}` : `rejection of ${entry.rejection.requestId}`;
+  if (entry.kind === 'settle') return `settlement of ${entry.settlement.requestId}`;
+  if (entry.kind === 'reject') return `rejection of ${entry.rejection.requestId}`;
+  return `fail-open request ${entry.request.admission.requestId}`;
 }

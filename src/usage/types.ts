@@ -73,6 +73,21 @@ export interface Settlement {
   finishedAt: Date;
 }
 
+/** What `admitFailOpen` decided; a refusal says why (the client gets 503 either way). */
+export type FailOpenDecision =
+  | { admitted: true; price: Price; reservedCost: Money }
+  | { admitted: false; reason: 'price_unknown' | 'budget_unknown' | 'over_budget' | 'key_revoked' };
+
+/** A request admitted fail-open, with its final word: the ledger writes the whole row at once. */
+export interface FailOpenRequest {
+  admission: Admission;
+  /** The price this instance last saw for the routed model; the settlement was computed with it. */
+  price: Price;
+  /** The worst case the decision counted (recorded as the row's reserved cost; nothing is reserved). */
+  reservedCost: Money;
+  settlement: Settlement;
+}
+
 /** A request refused before admission (bad input, context overflow): one final row, cost 0. */
 export interface Rejection {
   requestId: string;
@@ -98,4 +113,12 @@ export interface Ledger {
   flush(timeoutMs?: number): Promise<void>;
   /** Settlements and rejections held in memory, not yet written. */
   readonly waiting: number;
+  /**
+   * Called after `admit` threw LedgerUnavailableError, for a key with `failOpen`: admits it within
+   * the budget this instance last saw for the key, and its settle later writes the whole row.
+   * Optional: a Workers invocation's queue cannot outlive the invocation, so there it fails closed.
+   */
+  admitFailOpen?(admission: Admission, key: { budgeted: boolean }): FailOpenDecision;
+  /** Requests admitted fail-open since start (a metric). */
+  readonly failOpenAdmitted?: number;
 }

@@ -63,8 +63,9 @@ const keysCreate: Command = {
     ...windowOptions,
     rpm: { type: 'string', value: 'N', description: 'Requests per minute' },
     tpm: { type: 'string', value: 'N', description: 'Tokens per minute' },
-    'shrink-max-tokens': { type: 'boolean', description: 'Lower max_tokens to fit the context window instead of rejecting' },
+    'shrink-max-tokens': { type: 'boolean', description: 'When the budget cannot pay for max_tokens, lower it to what the budget pays for instead of refusing' },
     'default-max-tokens': { type: 'string', value: 'N', description: 'Completion cap when a request sends no max_tokens' },
+    'fail-open': { type: 'boolean', description: "Admit requests while the database is unreachable, within the key's last known budget" },
   },
   examples: [
     'tollgate keys create --name ci-bot',
@@ -81,6 +82,7 @@ const keysCreate: Command = {
         tpm: flags.integer('tpm', { min: 1 }),
         shrinkMaxTokens: flags.has('shrink-max-tokens') ? true : undefined,
         defaultMaxTokens: flags.integer('default-max-tokens', { min: 1 }),
+        failOpen: flags.has('fail-open') ? true : undefined,
       }),
     };
     const budgetBody = budgetBodyFrom(flags, 'budget', 'budget-tokens');

@@ -1,38 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { openStore, type Store } from '../../../src/store';
 import { createLedger, LedgerUnavailableError, type StoreLedger } from '../../../src/usage';
 import type { Admission, Rejection } from '../../../src/usage/types';
 import { databases, type TestStore } from '../support/databases';
 import { admission, createTestKey, ledgerSums, seedTestPrices, settlement, statusCounts, usd, windowTotals } from '../support/ledger';
-import { PostgresOutage, storeWithOutage } from '../support/outage';
-
-/** The ledger's view of the database, and the switch that takes it away. */
-interface Outage {
-  store: Store;
-  down(): Promise<void> | void;
-  up(): Promise<void> | void;
-  close(): Promise<void>;
-}
-
-async function outageFor(store: TestStore): Promise<Outage> {
-  if (!store.databaseUrl) {
-    const flaky = storeWithOutage(store);
-    flaky.down();
-    return { ...flaky, close: async () => {} };
-  }
-  // postgres.js pointed at a port with nothing listening, which later starts relaying to the server.
-  const relay = await PostgresOutage.prepare(store.databaseUrl);
-  const ledgerStore = await openStore({ databaseUrl: relay.urlFor(store.databaseUrl), migrate: false });
-  return {
-    store: ledgerStore,
-    down: () => relay.down(),
-    up: () => relay.up(),
-    close: async () => {
-      await ledgerStore.close();
-      await relay.down();
-    },
-  };
-}
+import { outageFor, type Outage } from '../support/outage';
 
 describe.each(databases)('ledger while the database is away on $name', (database) => {
   let store: TestStore;
@@ -43,7 +14,7 @@ describe.each(databases)('ledger while the database is away on $name', (database
   beforeAll(async () => {
     store = await database.open();
     await seedTestPrices(store);
-    outage = await outageFor(store);
+    outage = await outageFor(store, 'down');
     ledger = createLedger(outage.store, { log: (line) => lines.push(line), minBackoffMs: 20, maxBackoffMs: 200 });
   });
   afterAll(async () => {

@@ -1,6 +1,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { connect } from 'node:net';
-import type { Executor, Store } from '../../../src/store';
+import { openStore, type Executor, type Store } from '../../../src/store';
+import type { TestStore } from './databases';
 
 /**
  * A TCP relay to the test Postgres that can go down and come back on the same port, as a
@@ -59,14 +60,22 @@ export class PostgresOutage {
   }
 }
 
-/** A store whose every statement fails like a refused connection while `down` (PGlite has no socket to cut). */
+/** A store whose every statement, raw or drizzle-built, fails like a refused connection while `down` (PGlite has no socket to cut). */
 export function storeWithOutage(store: Store): { store: Store; down(): void; up(): void } {
   let unavailable = false;
   const refuse = () => {
     if (unavailable) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
   };
+  // drizzle queries start from `db` (select, insert, update, …): refused there too.
+  const guardDb = (db: Executor['db']) =>
+    new Proxy(db, {
+      get(target, property, receiver) {
+        refuse();
+        return Reflect.get(target, property, receiver);
+      },
+    });
   const guard = (ex: Executor): Executor => ({
-    db: ex.db,
+    db: guardDb(ex.db),
     async rows(query) {
       refuse();
       return ex.rows(query);
@@ -86,6 +95,39 @@ export function storeWithOutage(store: Store): { store: Store; down(): void; up(
     },
     up: () => {
       unavailable = false;
+    },
+  };
+}
+
+/** A store whose database can be taken away and given back, over the same data as a test store. */
+export interface Outage {
+  store: Store;
+  down(): Promise<void> | void;
+  up(): Promise<void> | void;
+  close(): Promise<void>;
+}
+
+/**
+ * On Postgres, a postgres.js store through a PostgresOutage relay: a real cut socket and refused
+ * connections. PGlite runs in this process with no socket to cut, so there every statement fails
+ * like a refused connection instead (storeWithOutage).
+ */
+export async function outageFor(store: TestStore, initially: 'up' | 'down'): Promise<Outage> {
+  if (!store.databaseUrl) {
+    const flaky = storeWithOutage(store);
+    if (initially === 'down') flaky.down();
+    return { ...flaky, close: async () => {} };
+  }
+  const relay = await PostgresOutage.prepare(store.databaseUrl);
+  if (initially === 'up') await relay.up();
+  const outageStore = await openStore({ databaseUrl: relay.urlFor(store.databaseUrl), migrate: false });
+  return {
+    store: outageStore,
+    down: () => relay.down(),
+    up: () => relay.up(),
+    close: async () => {
+      await outageStore.close();
+      await relay.down();
     },
   };
 }

@@ -57,7 +57,7 @@ describe('keys create', () => {
         'keys', 'create', '--name', 'ci-bot', '--scopes', 'proxy,reports', '--models', 'gpt-4, gpt-4-32k',
         '--expires', '2027-01-01T01:00:00+01:00', '--budget', '10.000001', '--budget-tokens', '100000',
         '--period', 'week', '--timezone', 'Europe/Berlin', '--soft', '80', '--rpm', '60', '--tpm', '100000',
-        '--shrink-max-tokens', '--default-max-tokens', '1024',
+        '--shrink-max-tokens', '--default-max-tokens', '1024', '--fail-open',
       ],
       env,
     );
@@ -71,7 +71,7 @@ describe('keys create', () => {
           scopes: ['proxy', 'reports'],
           allowedModels: ['gpt-4', 'gpt-4-32k'],
           expiresAt: '2027-01-01T00:00:00.000Z',
-          options: { rpm: 60, tpm: 100000, shrinkMaxTokens: true, defaultMaxTokens: 1024 },
+          options: { rpm: 60, tpm: 100000, shrinkMaxTokens: true, defaultMaxTokens: 1024, failOpen: true },
         },
       ],
       ['PUT', '/admin/keys/key_1/budget', { limit: '10.000001', limitTokens: 100000, period: 'week', timezone: 'Europe/Berlin', softThresholdPct: 80 }],
