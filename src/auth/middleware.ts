@@ -21,7 +21,7 @@ export function requireScope(scope: Scope): MiddlewareHandler<HonoEnv> {
     const header = c.req.header('authorization') ?? '';
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match) throw unauthorized();
-    const deps = c.var.deps;
+    const deps = c.get('deps');
     const hash = sha256Hex(match[1]!);
     if (timingSafeEqual(hash, deps.adminTokenHash)) {
       // Every /v1 request is billed to a key, so the operator token does not proxy.

@@ -19,7 +19,7 @@ export function limitBody(maxBytes: number): MiddlewareHandler<HonoEnv> {
 }
 
 export async function readJson(c: Context<HonoEnv>): Promise<unknown> {
-  const text = await readBodyText(c, c.var.bodyLimit ?? DEFAULT_LIMIT);
+  const text = await readBodyText(c, c.get('bodyLimit') ?? DEFAULT_LIMIT);
   try {
     return JSON.parse(text);
   } catch {

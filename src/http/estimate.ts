@@ -26,7 +26,8 @@ async function budgetAnswer(deps: Deps, keyId: string | null, cost: Cost, tokens
 /** `POST /v1/estimate`: what a request would count, cost and where it would go, without calling the backend. */
 export function registerEstimateRoute(app: Hono<HonoEnv>): void {
   app.post('/v1/estimate', async (c) => {
-    const { deps, caller } = c.var;
+    const deps = c.get('deps');
+    const caller = c.get('caller');
     const json = await readJson(c);
     if (!isRecord(json)) throw badRequest('The request body must be a JSON object.');
     const endpoint: Endpoint = 'messages' in json ? 'chat.completions' : 'prompt' in json ? 'completions' : 'input' in json ? 'embeddings' : 'chat.completions';

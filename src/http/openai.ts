@@ -42,17 +42,18 @@ export function contextPolicyOf(c: Context<HonoEnv>): ContextPolicy {
     }
     return header;
   }
-  return c.var.caller.options.contextPolicy ?? c.var.deps.config.gateway.contextPolicy;
+  return c.get('caller').options.contextPolicy ?? c.get('deps').config.gateway.contextPolicy;
 }
 
 /** A budgeted key's request without max_tokens reserves a bounded cap, not the rest of the window. */
 export function defaultMaxTokensOf(c: Context<HonoEnv>): number | undefined {
-  const { caller, deps } = c.var;
+  const caller = c.get('caller');
+  const deps = c.get('deps');
   return caller.options.defaultMaxTokens ?? (caller.hasBudget ? deps.config.gateway.budgetDefaultMaxTokens : undefined);
 }
 
 function allowsModel(c: Context<HonoEnv>, model: string): boolean {
-  const allowed = c.var.caller.allowedModels;
+  const allowed = c.get('caller').allowedModels;
   return allowed === null || allowed.includes(model);
 }
 
@@ -65,7 +66,10 @@ export function parseFor(c: Context<HonoEnv>, endpoint: Endpoint, json: unknown)
 }
 
 async function proxy(c: Context<HonoEnv>, endpoint: Endpoint): Promise<Response> {
-  const { deps, caller, requestId } = c.var;
+  // c.get, not c.var: c.var copies every variable into a new object on each access.
+  const deps = c.get('deps');
+  const caller = c.get('caller');
+  const requestId = c.get('requestId');
   const startedAt = performance.now();
   const startedAtDate = deps.now();
   const request = parseFor(c, endpoint, await readJson(c));

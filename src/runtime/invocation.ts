@@ -76,6 +76,7 @@ export class InvocationScope {
         return current().store.db;
       },
       rows: (query) => current().store.rows(query),
+      query: (text, params) => current().store.query(text, params),
       transaction: (body) => current().store.transaction(body),
       close: async () => {}, // each invocation closes its own
     };

@@ -2,7 +2,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import { TOTAL_WINDOW } from '../budget/window';
 import type { Price } from '../pricing';
 import type { Admission, AdmitResult, BudgetState } from '../usage/types';
-import type { Executor } from './db';
+import { compile, type Executor } from './db';
 
 // The admission statement: one round trip that checks the key, prices the worst case, takes the
 // rate and budget reservations and writes the pending row. Money leaves SQL as text and becomes
@@ -62,61 +62,69 @@ export interface AdmitOptions {
   durable?: boolean;
 }
 
-/**
- * Admission in one statement. The budget check is the conditional upsert on the window row:
- * Postgres locks that row, re-reads its latest version and applies the WHERE, so concurrent
- * admissions (any number of instances) serialize on it and `spent + reserved <= limit` holds at
- * every commit. The pending row is inserted only when the reservation was made (or no budget).
- */
-export async function admitRequest(ex: Executor, a: Admission, options: AdmitOptions = {}): Promise<AdmitResult> {
-  const synchronousCommit = options.durable ? 'on' : 'off';
-  const startedAt = a.startedAt.toISOString();
-  const reservedTokens = a.promptTokens + a.maxCompletionTokens;
-  const rpm = a.rateLimits?.rpm ?? null;
-  const tpm = a.rateLimits?.tpm ?? null;
-  const [row] = await ex.rows<AdmitRow>(sql`
+type AdmitValues = {
+  keyId: string;
+  startedAt: string;
+  promptTokens: number;
+  maxCompletionTokens: number;
+  reservedTokens: number;
+  routedModel: string;
+  rpm: number | null;
+  tpm: number | null;
+  requestId: string;
+  endpoint: string;
+  requestedModel: string;
+  backend: string;
+  stream: boolean;
+  synchronousCommit: 'on' | 'off';
+};
+
+const p = (name: keyof AdmitValues) => sql.placeholder(name);
+
+// Built once (compile): the statement is the same for every request, only its values change.
+const ADMIT = compile<AdmitValues>(sql`
     WITH live_key AS (
       SELECT id FROM api_keys
-      WHERE id = ${a.keyId} AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ${startedAt}::timestamptz)
+      WHERE id = ${p('keyId')} AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ${p('startedAt')}::timestamptz)
     ),
     price AS (
       SELECT p.id, p.model, p.prompt_per_1k, p.completion_per_1k, p.effective_from,
-        (div(${a.promptTokens}::numeric * p.prompt_per_1k, 1000) + div(${a.maxCompletionTokens}::numeric * p.completion_per_1k, 1000))::bigint AS reserved_cost
+        (div(${p('promptTokens')}::numeric * p.prompt_per_1k, 1000) + div(${p('maxCompletionTokens')}::numeric * p.completion_per_1k, 1000))::bigint AS reserved_cost
       FROM prices p
-      WHERE p.model = ${a.routedModel} AND p.effective_from <= ${startedAt}::timestamptz
+      WHERE p.model = ${p('routedModel')} AND p.effective_from <= ${p('startedAt')}::timestamptz
       ORDER BY p.effective_from DESC
       LIMIT 1
     ),
     -- Per-minute rate window, shared by every instance: the same conditional upsert as the budget.
     rate AS (
       INSERT INTO rate_windows AS r (key_id, minute_start, requests, tokens)
-      SELECT live_key.id, date_trunc('minute', ${startedAt}::timestamptz), 1, ${reservedTokens}::bigint
+      SELECT live_key.id, date_trunc('minute', ${p('startedAt')}::timestamptz), 1, ${p('reservedTokens')}::bigint
       FROM live_key
-      WHERE (${rpm}::int IS NOT NULL OR ${tpm}::bigint IS NOT NULL)
-        AND (${tpm}::bigint IS NULL OR ${reservedTokens}::bigint <= ${tpm}::bigint)
+      WHERE (${p('rpm')}::int IS NOT NULL OR ${p('tpm')}::bigint IS NOT NULL)
+        AND (${p('tpm')}::bigint IS NULL OR ${p('reservedTokens')}::bigint <= ${p('tpm')}::bigint)
       ON CONFLICT (key_id, minute_start) DO UPDATE
         SET requests = r.requests + 1, tokens = r.tokens + excluded.tokens
-        WHERE (${rpm}::int IS NULL OR r.requests + 1 <= ${rpm}::int)
-          AND (${tpm}::bigint IS NULL OR r.tokens + excluded.tokens <= ${tpm}::bigint)
+        WHERE (${p('rpm')}::int IS NULL OR r.requests + 1 <= ${p('rpm')}::int)
+          AND (${p('tpm')}::bigint IS NULL OR r.tokens + excluded.tokens <= ${p('tpm')}::bigint)
       RETURNING r.requests
     ),
     rate_ok AS (
-      SELECT (${rpm}::int IS NULL AND ${tpm}::bigint IS NULL) OR EXISTS (SELECT 1 FROM rate) AS ok
+      SELECT (${p('rpm')}::int IS NULL AND ${p('tpm')}::bigint IS NULL) OR EXISTS (SELECT 1 FROM rate) AS ok
     ),
     -- The window is computed here, from the budget row itself, so a budget set or changed on any
     -- instance binds every instance's next admission (no cached period or zone to go stale).
     budget AS (
-      SELECT b.limit_cost, b.limit_tokens, b.soft_threshold_pct, ${windowBounds(sql`${startedAt}::timestamptz`)}
+      SELECT b.limit_cost, b.limit_tokens, b.soft_threshold_pct, ${windowBounds(sql`${p('startedAt')}::timestamptz`)}
       FROM budgets b
       WHERE b.key_id = (SELECT id FROM live_key)
     ),
     reservation AS (
       INSERT INTO budget_windows AS w (key_id, window_start, window_end, spent_cost, reserved_cost, spent_tokens, reserved_tokens)
-      SELECT ${a.keyId}, budget.window_start, budget.window_end, 0, price.reserved_cost, 0, ${reservedTokens}::bigint
+      SELECT ${p('keyId')}, budget.window_start, budget.window_end, 0, price.reserved_cost, 0, ${p('reservedTokens')}::bigint
       FROM budget, price
       WHERE (SELECT ok FROM rate_ok)
         AND (budget.limit_cost IS NULL OR price.reserved_cost <= budget.limit_cost)
-        AND (budget.limit_tokens IS NULL OR ${reservedTokens}::bigint <= budget.limit_tokens)
+        AND (budget.limit_tokens IS NULL OR ${p('reservedTokens')}::bigint <= budget.limit_tokens)
       ON CONFLICT (key_id, window_start) DO UPDATE
         SET reserved_cost = w.reserved_cost + excluded.reserved_cost,
             reserved_tokens = w.reserved_tokens + excluded.reserved_tokens
@@ -129,9 +137,9 @@ export async function admitRequest(ex: Executor, a: Admission, options: AdmitOpt
     event AS (
       INSERT INTO usage_events (request_id, key_id, endpoint, requested_model, routed_model, backend, status, stream,
         prompt_tokens_estimated, max_completion_tokens, reserved_cost, price_id, budget_window_start, started_at)
-      SELECT ${a.requestId}, live_key.id, ${a.endpoint}, ${a.requestedModel}, ${a.routedModel}, ${a.backend}, 'pending', ${a.stream}::boolean,
-        ${a.promptTokens}::int, ${a.maxCompletionTokens}::int, price.reserved_cost, price.id,
-        (SELECT window_start FROM budget), ${startedAt}::timestamptz
+      SELECT ${p('requestId')}, live_key.id, ${p('endpoint')}, ${p('requestedModel')}, ${p('routedModel')}, ${p('backend')}, 'pending', ${p('stream')}::boolean,
+        ${p('promptTokens')}::int, ${p('maxCompletionTokens')}::int, price.reserved_cost, price.id,
+        (SELECT window_start FROM budget), ${p('startedAt')}::timestamptz
       FROM live_key, price
       WHERE (SELECT ok FROM rate_ok) AND (NOT EXISTS (SELECT 1 FROM budget) OR EXISTS (SELECT 1 FROM reservation))
       RETURNING request_id
@@ -139,7 +147,7 @@ export async function admitRequest(ex: Executor, a: Admission, options: AdmitOpt
     -- The window as this statement's snapshot saw it: reported when the reservation is refused.
     seen_window AS (
       SELECT spent_cost, reserved_cost, spent_tokens, reserved_tokens FROM budget_windows
-      WHERE key_id = ${a.keyId} AND window_start = (SELECT window_start FROM budget)
+      WHERE key_id = ${p('keyId')} AND window_start = (SELECT window_start FROM budget)
     )
     SELECT
       EXISTS (SELECT 1 FROM live_key) AS key_live,
@@ -157,11 +165,37 @@ export async function admitRequest(ex: Executor, a: Admission, options: AdmitOpt
       coalesce(r.spent_tokens, s.spent_tokens, 0)::text AS spent_tokens,
       coalesce(r.reserved_tokens, s.reserved_tokens, 0)::text AS window_reserved_tokens
     -- set_config(…, true) lasts for this statement's own transaction: see AdmitOptions.durable.
-    FROM (SELECT set_config('synchronous_commit', ${synchronousCommit}, true)) AS one
+    FROM (SELECT set_config('synchronous_commit', ${p('synchronousCommit')}, true)) AS one
       LEFT JOIN price ON true
       LEFT JOIN budget ON true
       LEFT JOIN reservation r ON true
       LEFT JOIN seen_window s ON true`);
+
+/**
+ * Admission in one statement. The budget check is the conditional upsert on the window row:
+ * Postgres locks that row, re-reads its latest version and applies the WHERE, so concurrent
+ * admissions (any number of instances) serialize on it and `spent + reserved <= limit` holds at
+ * every commit. The pending row is inserted only when the reservation was made (or no budget).
+ */
+export async function admitRequest(ex: Executor, a: Admission, options: AdmitOptions = {}): Promise<AdmitResult> {
+  const startedAt = a.startedAt.toISOString();
+  const values: AdmitValues = {
+    keyId: a.keyId,
+    startedAt,
+    promptTokens: a.promptTokens,
+    maxCompletionTokens: a.maxCompletionTokens,
+    reservedTokens: a.promptTokens + a.maxCompletionTokens,
+    routedModel: a.routedModel,
+    rpm: a.rateLimits?.rpm ?? null,
+    tpm: a.rateLimits?.tpm ?? null,
+    requestId: a.requestId,
+    endpoint: a.endpoint,
+    requestedModel: a.requestedModel,
+    backend: a.backend,
+    stream: a.stream,
+    synchronousCommit: options.durable ? 'on' : 'off',
+  };
+  const [row] = await ex.query<AdmitRow>(ADMIT.text, ADMIT.params(values));
   if (!row || !row.key_live) return { admitted: false, reason: 'key_revoked' };
   if (row.price_id === null) {
     throw new PriceMissingError(`no price for model "${a.routedModel}" effective at ${startedAt}; seed prices from config first`);

@@ -53,5 +53,8 @@ function executorOn(sqlClient: postgres.Sql | postgres.TransactionSql, db: Db | 
       const { sql: text, params } = dialect.sqlToQuery(query);
       return (await sqlClient.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare })) as unknown as T[];
     },
+    async query<T extends Record<string, unknown>>(text: string, params: unknown[]): Promise<T[]> {
+      return (await sqlClient.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare })) as unknown as T[];
+    },
   };
 }

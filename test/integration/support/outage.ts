@@ -80,6 +80,10 @@ export function storeWithOutage(store: Store): { store: Store; down(): void; up(
       refuse();
       return ex.rows(query);
     },
+    async query(text, params) {
+      refuse();
+      return ex.query(text, params);
+    },
   });
   return {
     store: {
