@@ -50,7 +50,7 @@ export async function buildDeps(parts: GatewayParts): Promise<Deps> {
       hasBudget: (await getBudget(parts.store, key.id)) !== null,
     };
     return caller;
-  }, undefined, undefined, isUnavailable);
+  }, { serveStaleOn: isUnavailable });
 
   const fetchFn = parts.fetch ?? ((input, init) => fetch(input, init));
   return {

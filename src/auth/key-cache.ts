@@ -13,17 +13,27 @@ interface Entry {
 export class KeyCache {
   private readonly entries = new Map<string, Entry>();
 
+  readonly #ttlMs: number;
+  readonly #maxEntries: number;
+  readonly #serveStaleOn: (error: unknown) => boolean;
+
   constructor(
     private readonly lookup: (hash: string) => Promise<Caller | null>,
-    private readonly ttlMs = 5_000,
-    private readonly maxEntries = 10_000,
-    /**
-     * Lookup failures (the database unreachable) for which a live key's expired entry is served
-     * instead: admission then decides, and it reaches the same database, so such a request still
-     * fails closed unless its key is `failOpen`. A key never seen, or last seen invalid, rethrows.
-     */
-    private readonly serveStaleOn: (error: unknown) => boolean = () => false,
-  ) {}
+    options: {
+      ttlMs?: number;
+      maxEntries?: number;
+      /**
+       * Lookup failures (the database unreachable) for which a live key's expired entry is served
+       * instead: admission then decides, and it reaches the same database, so such a request still
+       * fails closed unless its key is `failOpen`. A key never seen, or last seen invalid, rethrows.
+       */
+      serveStaleOn?: (error: unknown) => boolean;
+    } = {},
+  ) {
+    this.#ttlMs = options.ttlMs ?? 5_000;
+    this.#maxEntries = options.maxEntries ?? 10_000;
+    this.#serveStaleOn = options.serveStaleOn ?? (() => false);
+  }
 
   async find(hash: string): Promise<Caller | null> {
     const now = Date.now();
@@ -33,12 +43,12 @@ export class KeyCache {
     try {
       caller = await this.lookup(hash);
     } catch (error) {
-      if (hit?.caller && this.serveStaleOn(error)) return hit.caller;
+      if (hit?.caller && this.#serveStaleOn(error)) return hit.caller;
       throw error;
     }
-    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    if (this.entries.size >= this.#maxEntries) this.entries.delete(this.entries.keys().next().value!);
     // Misses are kept briefly too, so a flood of bad keys cannot become a flood of queries.
-    this.entries.set(hash, { caller, expiresAt: now + (caller ? this.ttlMs : 1_000) });
+    this.entries.set(hash, { caller, expiresAt: now + (caller ? this.#ttlMs : 1_000) });
     return caller;
   }
 

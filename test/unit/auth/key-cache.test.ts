@@ -22,7 +22,7 @@ function scripted() {
 describe('KeyCache', () => {
   test('a hit within the TTL costs no lookup; after it, the key is looked up again', async () => {
     const db = scripted();
-    const cache = new KeyCache(db.lookup, 20);
+    const cache = new KeyCache(db.lookup, { ttlMs: 20 });
     db.answers.push(caller, caller);
     expect(await cache.find('h')).toBe(caller);
     expect(await cache.find('h')).toBe(caller);
@@ -34,7 +34,7 @@ describe('KeyCache', () => {
 
   test('during an outage an expired live key is served from its stale entry', async () => {
     const db = scripted();
-    const cache = new KeyCache(db.lookup, 10, 100, isOutage);
+    const cache = new KeyCache(db.lookup, { ttlMs: 10, maxEntries: 100, serveStaleOn: isOutage });
     db.answers.push(caller, outage);
     await cache.find('h');
     await new Promise((r) => setTimeout(r, 20));
@@ -44,7 +44,7 @@ describe('KeyCache', () => {
 
   test('during an outage an unknown key, or one last seen invalid, still fails', async () => {
     const db = scripted();
-    const cache = new KeyCache(db.lookup, 10, 100, isOutage);
+    const cache = new KeyCache(db.lookup, { ttlMs: 10, maxEntries: 100, serveStaleOn: isOutage });
     db.answers.push(outage);
     await expect(cache.find('never-seen')).rejects.toBe(outage);
     db.answers.push(null, outage);
@@ -55,7 +55,7 @@ describe('KeyCache', () => {
 
   test('other lookup errors are never papered over with a stale entry', async () => {
     const db = scripted();
-    const cache = new KeyCache(db.lookup, 10, 100, isOutage);
+    const cache = new KeyCache(db.lookup, { ttlMs: 10, maxEntries: 100, serveStaleOn: isOutage });
     const bug = new Error('column "hash" does not exist');
     db.answers.push(caller, bug);
     await cache.find('h');
@@ -65,7 +65,7 @@ describe('KeyCache', () => {
 
   test('a revoked key is forgotten at once, stale entry included', async () => {
     const db = scripted();
-    const cache = new KeyCache(db.lookup, 10_000, 100, isOutage);
+    const cache = new KeyCache(db.lookup, { ttlMs: 10_000, maxEntries: 100, serveStaleOn: isOutage });
     db.answers.push(caller, outage);
     await cache.find('h');
     cache.invalidate('key_1');
