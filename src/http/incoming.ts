@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'hono';
 import type { HonoEnv } from '../deps';
 import { GatewayError } from '../errors';
+import { readAll } from '../runtime/read-all';
 
 // The hot path's view of the client request. On Node (@hono/node-server) it reads the body and
 // watches the connection on the node:http objects themselves: going through the web Request
@@ -28,42 +29,13 @@ export const tooLarge = (maxBytes: number) =>
 export async function readBodyText(c: Context<HonoEnv>, maxBytes: number): Promise<string> {
   const node = nodeBindings(c);
   const bytes = node && !node.incoming.readableEnded && node.incoming.listenerCount('data') === 0
-    ? await readIncoming(node.incoming, maxBytes)
+    ? await readAll(node.incoming, {
+        maxBytes,
+        tooLarge: () => tooLarge(maxBytes),
+        closedEarly: () => new Error('the client closed the connection before sending the whole body'),
+      })
     : await readWebBody(c.req.raw, maxBytes);
   return new TextDecoder().decode(bytes);
-}
-
-function readIncoming(incoming: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const done = () => {
-      incoming.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBytes) {
-        done();
-        incoming.pause(); // the server drains or drops the rest once the 413 is sent
-        reject(tooLarge(maxBytes));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      done();
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    };
-    const onError = (error: Error) => {
-      done();
-      reject(error);
-    };
-    const onClose = () => {
-      done();
-      reject(new Error('the client closed the connection before sending the whole body'));
-    };
-    incoming.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
-  });
 }
 
 async function readWebBody(request: Request, maxBytes: number): Promise<Uint8Array> {

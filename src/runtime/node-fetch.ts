@@ -1,6 +1,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
+import { readAll } from './read-all';
 
 /**
  * The upstream client on Node: plain node:http with keep-alive pools, which costs less per
@@ -88,30 +89,6 @@ class NodeUpstreamResponse {
     if (this.#body === null) return Promise.resolve(new Uint8Array(0));
     if (this.#used) return Promise.reject(new TypeError('Body has already been consumed.'));
     this.#used = true;
-    const res = this.#res;
-    if (res.destroyed) return Promise.reject(res.errored ?? new Error('the backend connection closed before the body was read'));
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      const done = () => res.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
-      const onData = (chunk: Buffer) => {
-        chunks.push(chunk);
-        size += chunk.length;
-      };
-      const onEnd = () => {
-        done();
-        resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-      };
-      const onError = (error: Error) => {
-        done();
-        reject(error);
-      };
-      // Aborted (deadline, client gone) or cut by the backend before the end.
-      const onClose = () => {
-        done();
-        reject(res.errored ?? new Error('the backend closed the connection before the end of the body'));
-      };
-      res.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
-    });
+    return readAll(this.#res, { closedEarly: () => new Error('the backend closed the connection before the end of the body') });
   }
 }

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { FailOpenRequest } from '../usage/types';
 import { windowBounds } from './admission';
+import { dailyRollup } from './ledger';
 import type { Executor } from './db';
 
 /** What became of each request given to recordFailOpenRequests, by request id. */
@@ -96,19 +97,7 @@ export async function recordFailOpenRequests(ex: Executor, requests: readonly Fa
       SELECT s.key_id, s.window_start FROM spent s JOIN budgets b ON b.key_id = s.key_id
       WHERE (b.limit_cost IS NOT NULL AND s.used_cost > b.limit_cost) OR (b.limit_tokens IS NOT NULL AND s.used_tokens > b.limit_tokens)
     ),
-    rolled_up AS (
-      INSERT INTO usage_daily AS u (key_id, model, day, requests, rejected_requests, prompt_tokens, completion_tokens, cost)
-      SELECT key_id, routed_model, (started_at AT TIME ZONE 'UTC')::date,
-        count(*), 0, sum(prompt_tokens), sum(completion_tokens), sum(billed_cost)
-      FROM written
-      GROUP BY key_id, routed_model, (started_at AT TIME ZONE 'UTC')::date
-      ON CONFLICT (key_id, model, day) DO UPDATE SET
-        requests = u.requests + excluded.requests,
-        prompt_tokens = u.prompt_tokens + excluded.prompt_tokens,
-        completion_tokens = u.completion_tokens + excluded.completion_tokens,
-        cost = u.cost + excluded.cost
-      RETURNING 1
-    )
+    ${dailyRollup(sql`written`)}
     -- usage_events here is the table before this statement: a row already there is either this
     -- same fail-open request (a retried batch) or another request holding the id.
     SELECT s.request_id,

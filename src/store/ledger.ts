@@ -1,10 +1,29 @@
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { Rejection, Settlement } from '../usage/types';
 import type { Executor } from './db';
 
 // The ledger's settle, reject and sweep statements. Each is one round trip; batches are set-based (one JSON array in,
 // expanded with jsonb_to_recordset, which both drivers pass the same way, nulls included).
 // Money leaves SQL as text and becomes bigint here: the drivers disagree on int8.
+
+/**
+ * CTE `rolled_up`: the rows of `source` (key_id, routed_model, started_at, tokens, billed_cost;
+ * each one final request) added to `usage_daily` by key, model and UTC day.
+ */
+export const dailyRollup = (source: SQL) => sql`
+    rolled_up AS (
+      INSERT INTO usage_daily AS u (key_id, model, day, requests, rejected_requests, prompt_tokens, completion_tokens, cost)
+      SELECT key_id, routed_model, (started_at AT TIME ZONE 'UTC')::date,
+        count(*), 0, sum(prompt_tokens), sum(completion_tokens), sum(billed_cost)
+      FROM ${source}
+      GROUP BY key_id, routed_model, (started_at AT TIME ZONE 'UTC')::date
+      ON CONFLICT (key_id, model, day) DO UPDATE SET
+        requests = u.requests + excluded.requests,
+        prompt_tokens = u.prompt_tokens + excluded.prompt_tokens,
+        completion_tokens = u.completion_tokens + excluded.completion_tokens,
+        cost = u.cost + excluded.cost
+      RETURNING 1
+    )`;
 
 /**
  * What happens to the rows a statement just finalized (CTE `finalized`): each reservation is
@@ -27,19 +46,7 @@ const finalizedEffects = sql`
       WHERE w.key_id = d.key_id AND w.window_start = d.budget_window_start
       RETURNING 1
     ),
-    rolled_up AS (
-      INSERT INTO usage_daily AS u (key_id, model, day, requests, rejected_requests, prompt_tokens, completion_tokens, cost)
-      SELECT key_id, routed_model, (started_at AT TIME ZONE 'UTC')::date,
-        count(*), 0, sum(prompt_tokens), sum(completion_tokens), sum(billed_cost)
-      FROM finalized
-      GROUP BY key_id, routed_model, (started_at AT TIME ZONE 'UTC')::date
-      ON CONFLICT (key_id, model, day) DO UPDATE SET
-        requests = u.requests + excluded.requests,
-        prompt_tokens = u.prompt_tokens + excluded.prompt_tokens,
-        completion_tokens = u.completion_tokens + excluded.completion_tokens,
-        cost = u.cost + excluded.cost
-      RETURNING 1
-    )`;
+    ${dailyRollup(sql`finalized`)}`;
 
 const finalizedColumns = sql`e.request_id, e.key_id, e.routed_model, e.started_at, e.budget_window_start,
         e.reserved_cost, e.billed_cost, e.prompt_tokens, e.completion_tokens,
