@@ -30,7 +30,7 @@ function commandIndex(commands: readonly Command[]): string[] {
 /** `tollgate help`: every command with its one-line summary. */
 export function generalHelp(commands: readonly Command[]): string[] {
   return [
-    'tollgate: operator CLI for the tollgate gateway admin API',
+    'tollgate: operator CLI for the tollgate gateway: run it (serve), or manage it through its admin API',
     '',
     'Usage: tollgate <command> [options]',
     '',

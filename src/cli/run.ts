@@ -5,12 +5,13 @@ import { budgetCommands } from './commands/budget';
 import { keyCommands } from './commands/keys';
 import { priceCommands } from './commands/prices';
 import { requestCommands } from './commands/requests';
+import { serveCommand, startGateway } from './commands/serve';
 import { ApiError, UnreachableError, UsageError, exitCodes } from './errors';
 import { parseFlags, type Flags } from './flags';
 import { DEFAULT_URL, commandHelp, generalHelp, globalOptions, groupHelp } from './help';
 import { Output, type CliIo } from './io';
 
-export const commands: readonly Command[] = [...keyCommands, ...budgetCommands, ...priceCommands, ...requestCommands, ...alertCommands];
+export const commands: readonly Command[] = [serveCommand, ...keyCommands, ...budgetCommands, ...priceCommands, ...requestCommands, ...alertCommands];
 
 /** A usage error, with the help to print after its message. */
 class UsageFailure extends Error {
@@ -45,6 +46,11 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
   try {
     const { flags, positionals } = parseFlags(rest, { ...command.options, ...globalOptions });
     checkArguments(command, flags, positionals);
+    // `serve` is the gateway, not a client of it: no gateway URL or operator token.
+    if (command === serveCommand) {
+      await startGateway();
+      return exitCodes.ok;
+    }
     const out = new Output(io, flags.bool('json'));
     const client = new AdminClient({ ...connection(flags, io.env), fetch: io.fetch });
     await command.run({ args: positionals, flags, client, out });
