@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -82,8 +82,9 @@ export interface GatewayProcess {
 }
 
 /**
- * `npm start` as users run it (tsx src/node.ts), on a temporary PGlite folder unless env says
- * otherwise, with a known operator token.
+ * The built server as `npm start` and a service manager run it (`node dist/node.js`; the vitest
+ * globalSetup builds dist/ once per run), on a temporary PGlite folder unless env says otherwise,
+ * with a known operator token. `child` is the server itself, so signals reach it directly.
  */
 export async function startGatewayProcess(opts: { env?: Record<string, string>; config?: unknown } = {}): Promise<GatewayProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-'));
@@ -98,17 +99,14 @@ export async function startGatewayProcess(opts: { env?: Record<string, string>; 
     writeFileSync(join(dir, 'config.json'), JSON.stringify(opts.config));
     env.TOLLGATE_CONFIG = join(dir, 'config.json');
   }
-  // Its own process group: tsx runs the server in a child node process, and SIGKILL cannot be
-  // relayed, so kill() must hit the whole group or the real server lives on as an orphan.
-  const child = spawn(join(process.cwd(), 'node_modules/.bin/tsx'), ['src/node.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  const killGroup = () => {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      // already gone
-    }
+  const server = join(process.cwd(), 'dist/node.js');
+  if (!existsSync(server)) throw new Error('dist/node.js is missing: run `npm run build` (vitest builds it in its globalSetup)');
+  // Its own process group, so bench/overhead.ts can add up the CPU of everything it runs.
+  const child = spawn(process.execPath, ['--enable-source-maps', server], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const killServer = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };
-  process.once('exit', killGroup);
+  process.once('exit', killServer);
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
@@ -140,7 +138,7 @@ export async function startGatewayProcess(opts: { env?: Record<string, string>; 
       cleanup();
     },
     async kill() {
-      if (child.exitCode === null) killGroup();
+      killServer();
       await exited;
     },
   };
