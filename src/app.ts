@@ -9,6 +9,8 @@ import { registerAdminKeyRoutes } from './http/admin-keys';
 import { registerAdminModelRoutes } from './http/admin-models';
 import { registerEstimateRoute } from './http/estimate';
 import { registerOpenAiRoutes } from './http/openai';
+import { RateGate } from './http/rate-gate';
+import { describeError } from './store/errors';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -46,7 +48,7 @@ export function createApp(deps: Deps): Hono<HonoEnv> {
     if (error instanceof GatewayError) {
       return c.json(error.toJSON(), error.status, { ...error.headers, 'x-request-id': requestId });
     }
-    deps.log(`tollgate: internal error on ${c.req.method} ${c.req.path} (${requestId}): ${error instanceof Error ? error.stack : String(error)}`);
+    deps.log(`tollgate: internal error on ${c.req.method} ${c.req.path} (${requestId}): ${safeStack(error)}`);
     return c.json(internalErrorBody(), 500, { 'x-request-id': requestId });
   });
 
@@ -59,15 +61,28 @@ export function createApp(deps: Deps): Hono<HonoEnv> {
 
   app.get('/healthz', (c) => c.json({ status: 'ok', ledgerWaiting: deps.ledger.waiting }));
 
+  // Per instance: keys the shared rate window refused until the minute ends (see rate-gate.ts).
+  const gate = new RateGate();
   app.use('/v1/*', requireScope('proxy'), limitBody(deps.config.gateway.maxBodyBytes));
-  registerOpenAiRoutes(app);
-  registerEstimateRoute(app);
+  app.use('/v1/estimate', limitBody(deps.config.gateway.estimateMaxBodyBytes));
+  registerOpenAiRoutes(app, gate);
+  registerEstimateRoute(app, gate);
 
   app.use('/admin/*', requireScope('admin'), limitBody(64 * 1024));
   registerAdminKeyRoutes(app);
   registerAdminBudgetRoutes(app);
   registerAdminModelRoutes(app);
   // Memory and queues, for operators: loaded encodings, cache fill, ledger rows waiting.
-  app.get('/admin/metrics', (c) => c.json({ ledger: { waiting: deps.ledger.waiting, failOpenAdmitted: deps.ledger.failOpenAdmitted ?? 0 }, tokenizer: tokenizerStats() }));
+  app.get('/admin/metrics', (c) => c.json({ ledger: deps.ledgerStats(), tokenizer: tokenizerStats() }));
   return app;
+}
+
+/**
+ * An internal error for the log: its stack, with the message of a failed statement cut to its
+ * driver cause (drizzle's message carries the SQL and its parameters, key hashes included).
+ */
+function safeStack(error: unknown): string {
+  if (!(error instanceof Error)) return describeError(error);
+  const frames = (error.stack ?? '').split('\n').filter((line) => line.trimStart().startsWith('at '));
+  return [`${error.name}: ${describeError(error)}`, ...frames].join('\n');
 }

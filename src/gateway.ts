@@ -2,16 +2,18 @@ import { BudgetAlerts } from './alerts';
 import { generateSecret, sha256Hex } from './auth';
 import { KeyCache } from './auth/key-cache';
 import type { Config } from './config';
-import type { Caller, Deps } from './deps';
+import type { Caller, Deps, RequestIO } from './deps';
 import { GatewayError, ledgerUnavailable } from './errors';
-import { initAdminSecretHash, getAdminSecretHash } from './store/admin-secrets';
-import type { Store } from './store/db';
+import { webRequestIO } from './http/io';
+import type { Ledger } from './ledger';
+import { fetchUpstream, type UpstreamClient } from './proxy/upstream';
+import { createLedger, FailOpenLedger, type LedgerOptions, type StoreLedger } from './usage';
+import { getAdminSecretHash, initAdminSecretHash } from './store/admin-secrets';
 import { getBudget } from './store/budgets';
+import type { Store } from './store/db';
+import { isUnavailable } from './store/errors';
 import { findKeyByHash, isKeyLive } from './store/keys';
 import { currentPrice, seedPricesFromConfig } from './store/prices';
-import { configureTokenizer } from './tokenize';
-import { isUnavailable } from './usage/errors';
-import type { Ledger } from './usage/types';
 
 export interface GatewayParts {
   config: Config;
@@ -19,10 +21,38 @@ export interface GatewayParts {
   ledger: Ledger;
   /** TOLLGATE_ADMIN_TOKEN, when set. */
   adminToken?: string | undefined;
+  /** Talks to backends (default: over the platform's fetch). */
+  upstream?: UpstreamClient;
+  /** How routes read the client request (default: the web Request). */
+  io?: RequestIO;
+  /** For webhooks (default: the platform's fetch). */
   fetch?: typeof fetch;
   now?: () => Date;
+  clock?: () => number;
   waitUntil?: (work: Promise<unknown>) => void;
   log?: (line: string) => void;
+  instanceId?: string | null;
+  /** Requests admitted fail-open since start, when the ledger is wrapped for it. */
+  failOpenAdmitted?: () => number;
+  /** Budget alerts (default: made here on `store`). */
+  alerts?: BudgetAlerts;
+}
+
+/**
+ * The ledger as the Node entry (and tests of it) run it: the store ledger, wrapped in the
+ * fail-open decorator, with over-limit rows raising overspend alerts.
+ */
+export function nodeLedger(store: Store, alerts: BudgetAlerts, options: LedgerOptions): { ledger: FailOpenLedger; inner: StoreLedger } {
+  let failOpen: FailOpenLedger | undefined;
+  const inner = createLedger(store, {
+    ...options,
+    onCommit: (commit) => {
+      failOpen?.committed(commit);
+      if (commit.outcome.overLimit.length > 0) alerts.overspent(commit.outcome.overLimit);
+    },
+  });
+  failOpen = new FailOpenLedger(inner, { log: options.log });
+  return { ledger: failOpen, inner };
 }
 
 /**
@@ -32,35 +62,39 @@ export interface GatewayParts {
 export async function buildDeps(parts: GatewayParts): Promise<Deps> {
   const log = parts.log ?? ((line: string) => console.log(line));
   const now = parts.now ?? (() => new Date());
-  if (parts.config.gateway.tokenizer) configureTokenizer(parts.config.gateway.tokenizer);
   await seedPricesFromConfig(parts.store, parts.config.models);
   const adminTokenHash = await resolveAdminToken(parts.store, parts.adminToken, log);
 
-  const keys = new KeyCache(async (hash) => {
-    const key = await findKeyByHash(parts.store, hash);
-    if (!key || !isKeyLive(key, now())) return null;
-    const caller: Caller = {
-      kind: 'key',
-      keyId: key.id,
-      name: key.name,
-      scopes: key.scopes,
-      allowedModels: key.allowedModels,
-      options: key.options,
-      // Cached with the key: only the default completion cap depends on it, never the limit itself.
-      hasBudget: (await getBudget(parts.store, key.id)) !== null,
-    };
-    return caller;
-  }, { serveStaleOn: isUnavailable });
+  const keys = new KeyCache(
+    async (hash) => {
+      const key = await findKeyByHash(parts.store, hash);
+      if (!key || !isKeyLive(key, now())) return null;
+      const caller: Caller = {
+        kind: 'key',
+        keyId: key.id,
+        name: key.name,
+        teamId: key.teamId,
+        scopes: key.scopes,
+        allowedModels: key.allowedModels,
+        options: key.options,
+        // Cached with the key: only the default completion cap depends on it, never the limit itself.
+        hasBudget: (await getBudget(parts.store, key.id)) !== null,
+      };
+      return caller;
+    },
+    { serveStaleOn: isUnavailable },
+  );
 
   const fetchFn = parts.fetch ?? ((input, init) => fetch(input, init));
+  const alerts = parts.alerts ?? new BudgetAlerts({ store: parts.store, webhookUrl: parts.config.gateway.alertWebhookUrl, fetch: fetchFn, log, now, waitUntil: parts.waitUntil });
   return {
     config: parts.config,
-    alerts: new BudgetAlerts({ store: parts.store, webhookUrl: parts.config.gateway.alertWebhookUrl, fetch: fetchFn, log, now, waitUntil: parts.waitUntil }),
+    alerts,
     store: parts.store,
     ledger: parts.ledger,
-    findKey: async (hash) => {
+    findKey: async (hash, options) => {
       try {
-        return await keys.find(hash);
+        return await keys.find(hash, options);
       } catch (error) {
         // An outage is the ledger's 503 (fail closed), not an internal error.
         if (isUnavailable(error)) throw ledgerUnavailable();
@@ -74,10 +108,15 @@ export async function buildDeps(parts: GatewayParts): Promise<Deps> {
       return price;
     },
     adminTokenHash,
+    upstream: parts.upstream ?? fetchUpstream(),
+    io: parts.io ?? webRequestIO,
     fetch: fetchFn,
     now,
+    clock: parts.clock ?? (() => performance.now()),
     waitUntil: parts.waitUntil ?? (() => {}),
     log,
+    instanceId: parts.instanceId ?? null,
+    ledgerStats: () => ({ waiting: parts.ledger.waiting, failOpenAdmitted: parts.failOpenAdmitted?.() ?? 0 }),
   };
 }
 

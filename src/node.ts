@@ -1,35 +1,73 @@
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { serve } from '@hono/node-server';
+import { BudgetAlerts } from './alerts';
 import { createApp } from './app';
 import { ConfigError, loadConfig, type Config } from './config';
-import type { Deps } from './deps';
-import { buildDeps } from './gateway';
-import { nodeUpstreamFetch } from './runtime/node-fetch';
-import { openStore } from './store/open';
-import { createLedger, startSweeper, sweep } from './usage';
+import { buildDeps, nodeLedger } from './gateway';
+import { nodeRequestIO } from './runtime/node-request';
+import { nodeUpstreamClient } from './runtime/node-upstream';
+import { describeError, ensureUsagePartitions, heartbeat, openStore, registerInstance, stopInstance } from './store';
+import { configureTokenizer } from './tokenize';
+import { maintenance, startInterval, sweep } from './usage';
 
-/** Node entry: `npm start`. Everything has a default; see the README for the variables. */
+/** Node entry: `npm start` / `tollgate serve`. Everything has a default; see the README for the variables. */
 async function main(): Promise<void> {
   const env = process.env;
-  const config = readConfig(env.TOLLGATE_CONFIG, env.UPSTREAM_URL);
-  const store = await openStore({ databaseUrl: env.DATABASE_URL || undefined, dataDir: env.TOLLGATE_DATA_DIR || undefined });
   const log = (line: string) => console.log(line);
-  // Admissions on a Postgres server skip the WAL flush unless asked (README: "The ledger").
-  const ledger = createLedger(store, { log, durableAdmissions: env.TOLLGATE_DURABLE_ADMISSIONS === '1' || undefined });
-  // A pending row older than the longest backend deadline (plus a grace) can no longer settle by itself.
+  const config = readConfig(env.TOLLGATE_CONFIG, env.UPSTREAM_URL);
+  if (config.gateway.tokenizer) configureTokenizer(config.gateway.tokenizer);
+  const store = await openStore({ databaseUrl: env.DATABASE_URL || undefined, dataDir: env.TOLLGATE_DATA_DIR || undefined });
+  await ensureUsagePartitions(store, new Date());
+
+  // This process in gateway_instances: its pending rows are its own while it beats, and the
+  // sweeper (of any instance) settles them within seconds once it stops.
+  const instanceId = `inst_${crypto.randomUUID().replaceAll('-', '').slice(0, 20)}`;
+  await registerInstance(store, { id: instanceId, host: hostname(), pid: process.pid });
+  const heartbeatMs = Number(env.TOLLGATE_HEARTBEAT_MS ?? 2_000);
+  const ownerSilentMs = 3 * heartbeatMs;
+  // A pending row older than the longest backend deadline (plus a grace) can no longer settle by itself, whoever owns it.
   const longestTimeout = Math.max(...Object.values(config.backends).map((backend) => backend.timeoutMs));
   const olderThanMs = longestTimeout + Number(env.TOLLGATE_SWEEP_GRACE_MS ?? 30_000);
-  const swept = await sweep(store, { olderThanMs });
-  if (swept > 0) log(`tollgate: swept ${swept} abandoned request(s) as incomplete`);
-  const sweeper = startSweeper(store, { olderThanMs, intervalMs: Number(env.TOLLGATE_SWEEP_INTERVAL_MS ?? 60_000), log });
-  const deps = await buildDeps({ config, store, ledger, adminToken: env.TOLLGATE_ADMIN_TOKEN || undefined, log, fetch: nodeUpstreamFetch() });
+
+  const alerts = new BudgetAlerts({ store, webhookUrl: config.gateway.alertWebhookUrl, fetch: (input, init) => fetch(input, init), log, now: () => new Date() });
+  // Admissions on a Postgres server skip the WAL flush unless asked (README: "The ledger").
+  const { ledger } = nodeLedger(store, alerts, { log, durableAdmissions: env.TOLLGATE_DURABLE_ADMISSIONS === '1' || undefined });
+  const deps = await buildDeps({
+    config,
+    store,
+    ledger,
+    alerts,
+    adminToken: env.TOLLGATE_ADMIN_TOKEN || undefined,
+    log,
+    upstream: nodeUpstreamClient(),
+    io: nodeRequestIO,
+    instanceId,
+    failOpenAdmitted: () => ledger.failOpenAdmitted,
+  });
   const app = createApp(deps);
-  const redelivery = startAlertRedelivery(deps, Number(env.TOLLGATE_SWEEP_INTERVAL_MS ?? 60_000), log);
+
+  const runMaintenance = () =>
+    maintenance({ store, olderThanMs, ownerSilentMs, redeliverAlerts: () => alerts.redeliver(), log }).then(() => undefined);
+  await runMaintenance().catch((error: unknown) => log(`tollgate: maintenance failed (${describeError(error)}); will retry`));
+  const maintainer = startInterval(runMaintenance, Number(env.TOLLGATE_SWEEP_INTERVAL_MS ?? 60_000), (error) =>
+    log(`tollgate: maintenance failed (${describeError(error)}); will retry`),
+  );
+  // Beat, and settle the rows of instances that stopped beating, every heartbeat.
+  const beater = startInterval(
+    async () => {
+      await heartbeat(store, instanceId);
+      const swept = await sweep(store, { olderThanMs, ownerSilentMs });
+      if (swept > 0) log(`tollgate: swept ${swept} request(s) of stopped instances as incomplete`);
+    },
+    heartbeatMs,
+    (error) => log(`tollgate: heartbeat failed (${describeError(error)})`),
+  );
 
   const port = Number(env.PORT ?? 8787);
-  const hostname = env.HOST ?? '127.0.0.1';
-  const server = serve({ fetch: app.fetch, port, hostname }, (info) => {
-    log(`tollgate: listening on http://${hostname}:${info.port} (database: ${store.kind}, models: ${Object.keys(config.models).join(', ')})`);
+  const host = env.HOST ?? '127.0.0.1';
+  const server = serve({ fetch: app.fetch, port, hostname: host }, (info) => {
+    log(`tollgate: listening on http://${host}:${info.port} (pid ${process.pid}, database: ${store.kind}, models: ${Object.keys(config.models).join(', ')})`);
   });
 
   let stopping = false;
@@ -38,36 +76,16 @@ async function main(): Promise<void> {
     stopping = true;
     log(`tollgate: ${signal}: draining requests and the ledger`);
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    await sweeper.stop();
-    clearInterval(redelivery);
+    await beater.stop();
+    await maintainer.stop();
     await ledger.flush(10_000);
-    if (ledger.waiting > 0) log(`tollgate: ${ledger.waiting} ledger rows could not be written; the sweeper settles the pending ones at the next start, and rows admitted fail-open are lost`);
+    if (ledger.waiting > 0) log(`tollgate: ${ledger.waiting} ledger rows could not be written; the sweeper settles the pending ones at the next start`);
+    await stopInstance(store, instanceId).catch(() => {});
     await store.close();
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
-}
-
-/** Alerts the webhook never took are posted again on the sweeper's interval (one pass at a time). */
-function startAlertRedelivery(deps: Deps, intervalMs: number, log: (line: string) => void): ReturnType<typeof setInterval> {
-  let running = false;
-  const pass = async () => {
-    if (running) return;
-    running = true;
-    try {
-      const { delivered, failed } = await deps.alerts.redeliver();
-      if (delivered + failed > 0) log(`tollgate: alert webhook redelivery: ${delivered} delivered, ${failed} still failing`);
-    } catch (error) {
-      log(`tollgate: alert webhook redelivery failed: ${(error as Error).message}`);
-    } finally {
-      running = false;
-    }
-  };
-  void pass();
-  const timer = setInterval(() => void pass(), intervalMs);
-  timer.unref();
-  return timer;
 }
 
 function readConfig(path: string | undefined, upstreamUrl: string | undefined): Config {

@@ -8,8 +8,9 @@ import { Invocation, InvocationScope } from './runtime/invocation';
 // Not './store': its openStore can load PGlite, which must never reach the Worker bundle.
 import { openPostgresStore } from './store/postgres';
 import { createLedger } from './usage/ledger';
-import { sweep } from './usage/sweeper';
+import { maintenance } from './usage/maintenance';
 import { BudgetAlerts } from './alerts';
+import { configureTokenizer } from './tokenize';
 
 /** The bindings wrangler.toml declares (vars, secrets, Hyperdrive). */
 export interface WorkerEnv {
@@ -37,6 +38,7 @@ let gateway: { config: Config; app: Hono<HonoEnv> } | null = null;
 async function gatewayFor(env: WorkerEnv): Promise<{ config: Config; app: Hono<HonoEnv> }> {
   if (gateway) return gateway;
   const config = loadConfig(configText(env), { UPSTREAM_URL: env.UPSTREAM_URL });
+  if (config.gateway.tokenizer) configureTokenizer(config.gateway.tokenizer);
   const deps = await buildDeps({
     config,
     store: scope.store,
@@ -95,18 +97,23 @@ export default {
     }
   },
 
-  /** Cron trigger: settles rows left pending by an invocation that never finished, as the Node sweeper does. */
+  /**
+   * Cron trigger: the same maintenance as the Node interval (partitions, abandoned pending rows,
+   * old rate windows, alert redelivery). Workers invocations do not heartbeat, so their pending
+   * rows are swept once the longest backend deadline has passed.
+   */
   async scheduled(_controller: unknown, env: WorkerEnv): Promise<void> {
     const config = gateway?.config ?? loadConfig(configText(env), { UPSTREAM_URL: env.UPSTREAM_URL });
     const longestTimeout = Math.max(...Object.values(config.backends).map((backend) => backend.timeoutMs));
     const store = openPostgresStore({ databaseUrl: databaseUrlOf(env), maxConnections: 1 });
     try {
-      const swept = await sweep(store, { olderThanMs: longestTimeout + Number(env.TOLLGATE_SWEEP_GRACE_MS ?? 30_000) });
-      if (swept > 0) log(`tollgate: swept ${swept} abandoned request(s) as incomplete`);
-      // Alerts whose webhook delivery ran out of retries (or of waitUntil) go out again here.
       const alerts = new BudgetAlerts({ store, webhookUrl: config.gateway.alertWebhookUrl, fetch: (input, init) => fetch(input, init), log, now: () => new Date() });
-      const { delivered, failed } = await alerts.redeliver();
-      if (delivered + failed > 0) log(`tollgate: alert webhook redelivery: ${delivered} delivered, ${failed} still failing`);
+      await maintenance({
+        store,
+        olderThanMs: longestTimeout + Number(env.TOLLGATE_SWEEP_GRACE_MS ?? 30_000),
+        redeliverAlerts: () => alerts.redeliver(),
+        log,
+      });
     } finally {
       await store.close();
     }

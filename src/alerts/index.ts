@@ -1,8 +1,9 @@
 import { pastSoftThreshold } from '../budget';
 import type { Store } from '../store/db';
 import { formatUsd } from '../pricing';
-import { listUndeliveredAlerts, markAlertDelivered, recordAlert, type AlertRecord } from '../store/alerts';
-import type { BudgetState } from '../usage/types';
+import { listUndeliveredAlerts, markAlertDelivered, recordAlert, recordOverspendAlert, type AlertRecord } from '../store/alerts';
+import { describeError } from '../store/errors';
+import type { BudgetState } from '../ledger';
 
 export interface AlertOptions {
   store: Store;
@@ -63,9 +64,29 @@ export class BudgetAlerts {
       .then((alert) => (alert && this.options.webhookUrl ? this.deliver(alert) : undefined))
       .catch((error: unknown) => {
         this.known.delete(id);
-        this.options.log(`tollgate: could not record a ${kind} budget alert for ${keyId}: ${(error as Error).message}`);
+        this.options.log(`tollgate: could not record a ${kind} budget alert for ${keyId}: ${describeError(error)}`);
       });
     this.options.waitUntil?.(work);
+  }
+
+  /**
+   * A row written without a reservation (admitted while the database was away, or an admission
+   * that was lost) left its window over the limit: recorded once per key and window as an
+   * `overspend` alert, and posted like the others.
+   */
+  overspent(rows: readonly { keyId: string; windowStart: Date }[]): void {
+    for (const row of rows) {
+      const id = `${row.keyId}|${row.windowStart.getTime()}|overspend`;
+      if (this.known.has(id)) continue;
+      this.known.add(id);
+      const work = recordOverspendAlert(this.options.store, row.keyId, row.windowStart)
+        .then((alert) => (alert && this.options.webhookUrl ? this.deliver(alert) : undefined))
+        .catch((error: unknown) => {
+          this.known.delete(id);
+          this.options.log(`tollgate: could not record an overspend alert for ${row.keyId}: ${describeError(error)}`);
+        });
+      this.options.waitUntil?.(work);
+    }
   }
 
   /**

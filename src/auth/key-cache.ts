@@ -35,10 +35,10 @@ export class KeyCache {
     this.#serveStaleOn = options.serveStaleOn ?? (() => false);
   }
 
-  async find(hash: string): Promise<Caller | null> {
+  async find(hash: string, options: { fresh?: boolean } = {}): Promise<Caller | null> {
     const now = Date.now();
     const hit = this.entries.get(hash);
-    if (hit && hit.expiresAt > now) return hit.caller;
+    if (hit && hit.expiresAt > now && !options.fresh) return hit.caller;
     let caller: Caller | null;
     try {
       caller = await this.lookup(hash);
@@ -55,6 +55,6 @@ export class KeyCache {
   /** Forgets a key (all keys when no id is given), e.g. after revoke, rotate or an options change. */
   invalidate(keyId?: string): void {
     if (keyId === undefined) return this.entries.clear();
-    for (const [hash, entry] of this.entries) if (entry.caller?.keyId === keyId) this.entries.delete(hash);
+    for (const [hash, entry] of this.entries) if (entry.caller?.kind === 'key' && entry.caller.keyId === keyId) this.entries.delete(hash);
   }
 }

@@ -26,10 +26,12 @@ export function requireScope(scope: Scope): MiddlewareHandler<HonoEnv> {
     if (timingSafeEqual(hash, deps.adminTokenHash)) {
       // Every /v1 request is billed to a key, so the operator token does not proxy.
       if (scope === 'proxy') throw new GatewayError(403, 'The operator token cannot call /v1; create an API key with the proxy scope.', { code: 'insufficient_scope' });
-      c.set('caller', { kind: 'operator', keyId: null, name: 'operator', scopes: ['reports', 'admin'], allowedModels: null, options: {}, hasBudget: false });
+      c.set('caller', { kind: 'operator', name: 'operator', scopes: ['reports', 'admin'] });
       return next();
     }
-    const caller = await deps.findKey(hash);
+    // The proxy path uses cached auth (admission re-checks the key in the same statement that
+    // reserves); every other scope is checked against the database on each request.
+    const caller = await deps.findKey(hash, { fresh: scope !== 'proxy' });
     if (!caller) throw unauthorized();
     if (!caller.scopes.includes(scope)) {
       throw new GatewayError(403, `This key does not have the '${scope}' scope.`, { code: 'insufficient_scope' });

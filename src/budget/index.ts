@@ -1,3 +1,3 @@
-export { windowFor, TOTAL_WINDOW, BUDGET_PERIODS, type BudgetPeriod } from './window';
+export { BUDGET_PERIODS, TOTAL_WINDOW, type BudgetPeriod } from './periods';
 export { reservationFor, pastSoftThreshold } from './reservation';
 export { failOpenFits, type Amount, type Remaining } from './fail-open';

@@ -4,6 +4,9 @@ import { parsePricePer1k } from '../pricing';
 export const ENCODINGS = ['cl100k_base', 'o200k_base', 'p50k_base', 'p50k_edit', 'r50k_base', 'gpt2'] as const;
 export type EncodingName = (typeof ENCODINGS)[number];
 
+/** A tag key: what `x-tollgate-tags` may name (and `user`, from the OpenAI field). */
+export const TAG_KEY = /^[a-z][a-z0-9_.-]{0,31}$/;
+
 const priceString = z.string().refine(
   (text) => {
     try {
@@ -13,7 +16,7 @@ const priceString = z.string().refine(
       return false;
     }
   },
-  { message: 'must be a decimal USD string such as "0.03" (at most 9 decimal places, never a number)' },
+  { message: 'must be a decimal USD string such as "0.03" (at most 9 decimal places, at most 10 per 1k tokens, never a number)' },
 );
 
 const backendSchema = z.strictObject({
@@ -40,6 +43,18 @@ const gatewaySchema = z.strictObject({
   budgetDefaultMaxTokens: z.number().int().positive().default(1024),
   /** Where budget alerts are POSTed (JSON); none by default. */
   alertWebhookUrl: z.url().optional(),
+  /** Largest /v1/estimate body (it is counted like a request, so it gets a limit of its own). */
+  estimateMaxBodyBytes: z.number().int().positive().default(1024 * 1024),
+  /** Request tags (`x-tollgate-tags: project=search,env=prod`): which keys are kept, and what happens to others. */
+  tags: z
+    .strictObject({
+      allowed: z.array(z.string().regex(TAG_KEY, 'must be a tag key such as "project" (lowercase letters, digits, _ . -; at most 32)')).default([]),
+      /** `reject`: a request with a tag key not allowed gets 400; `drop`: the tag is ignored. */
+      unknown: z.enum(['reject', 'drop']).default('reject'),
+      maxTags: z.number().int().min(1).max(32).default(8),
+      maxValueLength: z.number().int().min(1).max(256).default(64),
+    })
+    .default({ allowed: [], unknown: 'reject', maxTags: 8, maxValueLength: 64 }),
   /** Caps of the tokenizer's caches (see GET /admin/metrics for how full they are). */
   tokenizer: z
     .strictObject({
@@ -53,7 +68,13 @@ export const configSchema = z
   .strictObject({
     backends: z.record(z.string(), backendSchema),
     models: z.record(z.string(), modelSchema),
-    gateway: gatewaySchema.default({ maxBodyBytes: 4 * 1024 * 1024, contextPolicy: 'route', budgetDefaultMaxTokens: 1024 }),
+    gateway: gatewaySchema.default({
+      maxBodyBytes: 4 * 1024 * 1024,
+      estimateMaxBodyBytes: 1024 * 1024,
+      contextPolicy: 'route',
+      budgetDefaultMaxTokens: 1024,
+      tags: { allowed: [], unknown: 'reject', maxTags: 8, maxValueLength: 64 },
+    }),
   })
   .superRefine((config, ctx) => {
     for (const [name, model] of Object.entries(config.models)) {

@@ -1,44 +1,40 @@
 import type { Hono } from 'hono';
 import { z } from 'zod';
-import { BUDGET_PERIODS, windowFor } from '../budget';
+import { BUDGET_PERIODS } from '../budget';
 import type { HonoEnv } from '../deps';
 import { GatewayError } from '../errors';
 import { formatUsd, parseUsd } from '../pricing';
 import { alertView } from '../alerts';
 import { listAlerts } from '../store/alerts';
-import { clearBudget, getBudget, getBudgetWindow, setBudget, type BudgetRecord } from '../store/budgets';
+import { budgetStatus, clearBudget, setBudget } from '../store/budgets';
 import type { Executor } from '../store/db';
+import { isKnownTimeZone } from '../store/windows';
 import { getKey } from '../store/keys';
 import { readJson } from './body';
 import { parseWith } from './validate';
 
-const isTimeZone = (zone: string) => {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-};
+/** The largest budget limit accepted: it and every window's spend stay far inside a bigint of picodollars. */
+export const MAX_BUDGET_USD = 1_000_000;
 
 const budgetSchema = z
   .strictObject({
-    limit: z.string().regex(/^\d{1,12}(\.\d{1,12})?$/, 'must be a decimal USD string such as "10" or "12.50"').nullish(),
-    limitTokens: z.number().int().positive().nullish(),
+    limit: z
+      .string()
+      .regex(/^\d{1,7}(\.\d{1,12})?$/, 'must be a decimal USD string such as "10" or "12.50"')
+      .refine((text) => parseUsd(text) <= parseUsd(String(MAX_BUDGET_USD)), `must be at most ${MAX_BUDGET_USD}`)
+      .nullish(),
+    limitTokens: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).nullish(),
     period: z.enum(BUDGET_PERIODS).default('month'),
-    timezone: z.string().refine(isTimeZone, 'must be an IANA time zone such as "Europe/Berlin"').default('UTC'),
+    timezone: z.string().min(1).max(64).default('UTC'),
     softThresholdPct: z.number().int().min(1).max(100).nullish(),
   })
   .refine((budget) => budget.limit != null || budget.limitTokens != null, { message: "set 'limit' (USD) and/or 'limitTokens'", path: ['limit'] });
 
-/** A budget and its current window as operators see it: money as decimal strings. */
-export async function budgetView(ex: Executor, budget: BudgetRecord, now: Date) {
-  const window = windowFor(budget.period, budget.timezone, now);
-  const current = await getBudgetWindow(ex, budget.keyId, window.windowStart);
-  const spent = current?.spentCost ?? 0n;
-  const reserved = current?.reservedCost ?? 0n;
-  const spentTokens = Number(current?.spentTokens ?? 0);
-  const reservedTokens = Number(current?.reservedTokens ?? 0);
+/** A key's budget and its current window (by admission's own window rule) as operators see it: money as decimal strings; null without a budget. */
+export async function budgetView(ex: Executor, keyId: string, now: Date) {
+  const status = await budgetStatus(ex, keyId, now);
+  if (!status) return null;
+  const { budget } = status;
   const limitTokens = budget.limitTokens === null ? null : Number(budget.limitTokens);
   return {
     keyId: budget.keyId,
@@ -47,14 +43,14 @@ export async function budgetView(ex: Executor, budget: BudgetRecord, now: Date) 
     period: budget.period,
     timezone: budget.timezone,
     softThresholdPct: budget.softThresholdPct,
-    spent: formatUsd(spent),
-    reserved: formatUsd(reserved),
-    remaining: budget.limitCost === null ? null : formatUsd(budget.limitCost - spent - reserved),
-    spentTokens,
-    reservedTokens,
-    remainingTokens: limitTokens === null ? null : limitTokens - spentTokens - reservedTokens,
-    periodStart: window.windowStart.toISOString(),
-    periodEnd: window.windowEnd.toISOString(),
+    spent: formatUsd(status.spentCost),
+    reserved: formatUsd(status.reservedCost),
+    remaining: budget.limitCost === null ? null : formatUsd(budget.limitCost - status.spentCost - status.reservedCost),
+    spentTokens: status.spentTokens,
+    reservedTokens: status.reservedTokens,
+    remainingTokens: limitTokens === null ? null : limitTokens - status.spentTokens - status.reservedTokens,
+    periodStart: status.windowStart.toISOString(),
+    periodEnd: status.windowEnd.toISOString(),
   };
 }
 
@@ -65,7 +61,11 @@ export function registerAdminBudgetRoutes(app: Hono<HonoEnv>): void {
     const keyId = c.req.param('id');
     if (!(await getKey(deps.store, keyId))) throw new GatewayError(404, `No API key with id '${keyId}'.`, { code: 'key_not_found', param: 'id' });
     const body = parseWith(budgetSchema, await readJson(c));
-    const budget = await setBudget(deps.store, keyId, {
+    // The zone list that counts is the database's: the window rule is computed there.
+    if (!(await isKnownTimeZone(deps.store, body.timezone))) {
+      throw new GatewayError(400, `Invalid 'timezone': '${body.timezone}' is not an IANA time zone the database knows, such as "Europe/Berlin".`, { param: 'timezone', code: 'invalid_value' });
+    }
+    await setBudget(deps.store, keyId, {
       limitCost: body.limit == null ? null : parseUsd(body.limit),
       limitTokens: body.limitTokens ?? null,
       period: body.period,
@@ -73,14 +73,14 @@ export function registerAdminBudgetRoutes(app: Hono<HonoEnv>): void {
       softThresholdPct: body.softThresholdPct ?? null,
     });
     deps.forgetKey(keyId);
-    return c.json(await budgetView(deps.store, budget, deps.now()));
+    return c.json(await budgetView(deps.store, keyId, deps.now()));
   });
 
   app.get('/admin/keys/:id/budget', async (c) => {
     const { deps } = c.var;
-    const budget = await getBudget(deps.store, c.req.param('id'));
-    if (!budget) throw new GatewayError(404, `API key '${c.req.param('id')}' has no budget.`, { code: 'budget_not_found', param: 'id' });
-    return c.json(await budgetView(deps.store, budget, deps.now()));
+    const view = await budgetView(deps.store, c.req.param('id'), deps.now());
+    if (!view) throw new GatewayError(404, `API key '${c.req.param('id')}' has no budget.`, { code: 'budget_not_found', param: 'id' });
+    return c.json(view);
   });
 
   app.delete('/admin/keys/:id/budget', async (c) => {

@@ -4,6 +4,7 @@ import { displayPrefix, generateSecret, sha256Hex } from '../auth';
 import type { HonoEnv } from '../deps';
 import { GatewayError } from '../errors';
 import { createKey, getKey, listKeys, revokeKey, rotateKey, updateKey, updateKeyOptions, type KeyRecord } from '../store/keys';
+import { hasControlCharacters } from '../proxy/shape';
 import { readJson } from './body';
 import { parseWith } from './validate';
 
@@ -15,22 +16,30 @@ const keyOptionsSchema = z.strictObject({
   defaultMaxTokens: z.number().int().positive().nullish(),
   minMaxTokens: z.number().int().positive().nullish(),
   failOpen: z.boolean().nullish(),
-  rpm: z.number().int().positive().nullish(),
-  tpm: z.number().int().positive().nullish(),
+  rpm: z.number().int().positive().max(1_000_000_000).nullish(),
+  tpm: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).nullish(),
 });
 
+/** A name operators read: trimmed, 1–200 characters, no control characters (a NUL cannot even be stored). */
+const keyName = z
+  .string()
+  .trim()
+  .min(1)
+  .max(200)
+  .refine((name) => !hasControlCharacters(name), 'must not contain control characters');
+
 const createKeySchema = z.strictObject({
-  name: z.string().trim().min(1).max(200),
+  name: keyName,
   scopes: z.array(z.enum(SCOPES)).min(1).default(['proxy']),
-  allowedModels: z.array(z.string().min(1)).min(1).nullish(),
+  allowedModels: z.array(z.string().min(1).max(256)).min(1).max(1000).nullish(),
   expiresAt: z.iso.datetime({ offset: true }).nullish(),
   options: keyOptionsSchema.default({}),
 });
 
 const patchKeySchema = z.strictObject({
-  name: z.string().trim().min(1).max(200).optional(),
+  name: keyName.optional(),
   scopes: z.array(z.enum(SCOPES)).min(1).optional(),
-  allowedModels: z.array(z.string().min(1)).min(1).nullable().optional(),
+  allowedModels: z.array(z.string().min(1).max(256)).min(1).max(1000).nullable().optional(),
   expiresAt: z.iso.datetime({ offset: true }).nullable().optional(),
   options: keyOptionsSchema.optional(),
 });

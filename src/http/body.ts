@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { HonoEnv } from '../deps';
 import { badRequest } from '../errors';
-import { readBodyText, tooLarge } from './incoming';
+import { tooLarge } from './io';
 
 const DEFAULT_LIMIT = 64 * 1024;
 
@@ -19,7 +19,7 @@ export function limitBody(maxBytes: number): MiddlewareHandler<HonoEnv> {
 }
 
 export async function readJson(c: Context<HonoEnv>): Promise<unknown> {
-  const text = await readBodyText(c, c.get('bodyLimit') ?? DEFAULT_LIMIT);
+  const text = await c.get('deps').io.bodyText(c, c.get('bodyLimit') ?? DEFAULT_LIMIT);
   try {
     return JSON.parse(text);
   } catch {

@@ -1,26 +1,27 @@
 import type { Context, Hono } from 'hono';
 import type { ContextPolicy } from '../context';
-import type { HonoEnv } from '../deps';
-import { GatewayError, badRequest } from '../errors';
+import type { Caller, Deps, HonoEnv } from '../deps';
+import { GatewayError, badRequest, ledgerUnavailable } from '../errors';
+import { type Endpoint, LedgerUnavailableError, Meter } from '../ledger';
 import { formatUsd } from '../pricing';
-import { parseProxyRequest, UPSTREAM_PATH, type ProxyRequest } from '../proxy/request';
+import { admit, rateLimitError } from '../proxy/admit';
 import { planRequest, upstreamBody } from '../proxy/plan';
-import { callUpstream, ClientGoneError } from '../proxy/upstream';
 import { relayJson, relayStream, relayUpstreamError, type Exchange } from '../proxy/relay';
-import { admit } from '../proxy/admit';
-import type { Endpoint } from '../usage/types';
+import { parseProxyRequest, UPSTREAM_PATH, type ProxyRequest } from '../proxy/request';
+import { callUpstream, ClientGoneError } from '../proxy/upstream';
 import { readJson } from './body';
-import { clientSignal } from './incoming';
+import { RateGate } from './rate-gate';
+import { parseTags } from './tags';
 
 /** The OpenAI-compatible surface: proxied endpoints and the model list. */
-export function registerOpenAiRoutes(app: Hono<HonoEnv>): void {
-  app.post('/v1/chat/completions', (c) => proxy(c, 'chat.completions'));
-  app.post('/v1/completions', (c) => proxy(c, 'completions'));
-  app.post('/v1/embeddings', (c) => proxy(c, 'embeddings'));
+export function registerOpenAiRoutes(app: Hono<HonoEnv>, gate: RateGate): void {
+  app.post('/v1/chat/completions', (c) => proxy(c, 'chat.completions', gate));
+  app.post('/v1/completions', (c) => proxy(c, 'completions', gate));
+  app.post('/v1/embeddings', (c) => proxy(c, 'embeddings', gate));
   app.get('/v1/models', (c) => {
     const created = Math.floor(Date.parse('2024-01-01T00:00:00Z') / 1000);
-    const data = Object.entries(c.var.deps.config.models)
-      .filter(([id]) => allowsModel(c, id))
+    const data = Object.entries(c.get('deps').config.models)
+      .filter(([id]) => allowsModel(keyCaller(c), id))
       .map(([id, model]) => ({
         id,
         object: 'model',
@@ -34,6 +35,13 @@ export function registerOpenAiRoutes(app: Hono<HonoEnv>): void {
   });
 }
 
+/** The caller of a /v1 route: always a key (requireScope('proxy') refuses the operator token). */
+export function keyCaller(c: Context<HonoEnv>): Extract<Caller, { kind: 'key' }> {
+  const caller = c.get('caller');
+  if (caller.kind !== 'key') throw new GatewayError(403, 'The operator token cannot call /v1; create an API key with the proxy scope.', { code: 'insufficient_scope' });
+  return caller;
+}
+
 export function contextPolicyOf(c: Context<HonoEnv>): ContextPolicy {
   const header = c.req.header('x-tollgate-context-policy');
   if (header !== undefined) {
@@ -42,86 +50,116 @@ export function contextPolicyOf(c: Context<HonoEnv>): ContextPolicy {
     }
     return header;
   }
-  return c.get('caller').options.contextPolicy ?? c.get('deps').config.gateway.contextPolicy;
+  return keyCaller(c).options.contextPolicy ?? c.get('deps').config.gateway.contextPolicy;
 }
 
 /** A budgeted key's request without max_tokens reserves a bounded cap, not the rest of the window. */
 export function defaultMaxTokensOf(c: Context<HonoEnv>): number | undefined {
-  const caller = c.get('caller');
-  const deps = c.get('deps');
-  return caller.options.defaultMaxTokens ?? (caller.hasBudget ? deps.config.gateway.budgetDefaultMaxTokens : undefined);
+  const caller = keyCaller(c);
+  return caller.options.defaultMaxTokens ?? (caller.hasBudget ? c.get('deps').config.gateway.budgetDefaultMaxTokens : undefined);
 }
 
-function allowsModel(c: Context<HonoEnv>, model: string): boolean {
-  const allowed = c.get('caller').allowedModels;
-  return allowed === null || allowed.includes(model);
+function allowsModel(caller: Extract<Caller, { kind: 'key' }>, model: string): boolean {
+  return caller.allowedModels === null || caller.allowedModels.includes(model);
 }
 
 export function parseFor(c: Context<HonoEnv>, endpoint: Endpoint, json: unknown): ProxyRequest {
   const request = parseProxyRequest(endpoint, json);
-  if (!allowsModel(c, request.model)) {
+  if (!allowsModel(keyCaller(c), request.model)) {
     throw new GatewayError(403, `This key may not use the model '${request.model}'.`, { code: 'model_not_allowed', param: 'model' });
   }
   return request;
 }
 
-async function proxy(c: Context<HonoEnv>, endpoint: Endpoint): Promise<Response> {
+/**
+ * Counts one request that reserves nothing (an estimate, a context refusal) against the key's
+ * rpm; past it, the key's requests are refused here until the minute ends. A database outage
+ * does not turn a 400 into a 503: the count is skipped then.
+ */
+export async function meterRate(deps: Deps, gate: RateGate, keyId: string, requestId: string, startedAt: Date): Promise<GatewayError | null> {
+  try {
+    const result = await deps.ledger.meterRate({ requestId, keyId, startedAt });
+    if (result.ok) return null;
+    gate.close(keyId, result, deps.clock());
+    return rateLimitError(result);
+  } catch (error) {
+    if (error instanceof LedgerUnavailableError) return null;
+    throw error;
+  }
+}
+
+async function proxy(c: Context<HonoEnv>, endpoint: Endpoint, gate: RateGate): Promise<Response> {
   // c.get, not c.var: c.var copies every variable into a new object on each access.
   const deps = c.get('deps');
-  const caller = c.get('caller');
+  const caller = keyCaller(c);
   const requestId = c.get('requestId');
-  const startedAt = performance.now();
-  const startedAtDate = deps.now();
+  const refused = gate.check(caller.keyId, deps.clock());
+  if (refused) throw rateLimitError(refused);
+  const started = deps.clock();
+  const startedAt = deps.now();
   const request = parseFor(c, endpoint, await readJson(c));
-  const keyId = caller.keyId!;
+  const meter = new Meter(
+    deps.ledger,
+    {
+      requestId,
+      keyId: caller.keyId,
+      endpoint,
+      requestedModel: request.model,
+      stream: request.stream,
+      startedAt,
+      tags: parseTags(c.req.header('x-tollgate-tags'), request.user, deps.config),
+      teamId: caller.teamId,
+      instanceId: deps.instanceId,
+      failOpen: caller.options.failOpen ? { budgeted: caller.hasBudget } : null,
+    },
+    deps,
+  );
 
   const outcome = await planRequest(deps.config, request, contextPolicyOf(c), defaultMaxTokensOf(c));
   if (!outcome.ok) {
-    deps.ledger.reject({
-      requestId, keyId, endpoint, requestedModel: request.model, routedModel: null, promptTokens: outcome.promptTokens,
-      stream: request.stream, errorCode: outcome.error.code ?? 'rejected', startedAt: startedAtDate, finishedAt: deps.now(),
-    });
-    throw outcome.error;
+    const rateError = await meterRate(deps, gate, caller.keyId, requestId, startedAt);
+    meter.reject(rateError ? 'rate_limit_exceeded' : (outcome.error.code ?? 'rejected'), { promptTokens: outcome.promptTokens });
+    throw rateError ?? outcome.error;
   }
-  let plan = outcome.plan;
-  const admitted = await admit(deps, caller, request, plan, {
-    requestId, keyId, endpoint, requestedModel: request.model, routedModel: plan.servedModel, backend: plan.backendName,
-    promptTokens: plan.promptTokens, maxCompletionTokens: plan.maxCompletionTokens * request.choices,
-    stream: request.stream, startedAt: startedAtDate,
-    rateLimits: { rpm: caller.options.rpm ?? null, tpm: caller.options.tpm ?? null },
-  });
+  const admitted = await admit(meter, { noteBudget: (keyId, state, refused) => deps.alerts.note(keyId, state, refused), forgetKey: deps.forgetKey }, caller, request, outcome.plan);
+  const plan = admitted.plan;
 
   const headers: Record<string, string> = { 'x-tollgate-prompt-tokens': String(plan.promptTokens) };
   if (plan.routed) headers['x-tollgate-routed-model'] = plan.servedModel;
   if (admitted.budget?.remainingCost != null) headers['x-tollgate-budget-remaining'] = formatUsd(admitted.budget.remainingCost);
   if (admitted.failOpen) headers['x-tollgate-fail-open'] = '1';
-  if (admitted.adjustedMaxTokens !== null) {
-    plan = { ...plan, maxCompletionTokens: admitted.adjustedMaxTokens };
-    headers['x-tollgate-max-tokens-adjusted'] = String(admitted.adjustedMaxTokens);
-  }
-  const exchange: Exchange = {
-    requestId, request, plan, price: admitted.price, startedAt, headers,
-    settle: (settlement) => deps.ledger.settle(settlement),
-    now: deps.now,
-  };
+  if (admitted.adjustedMaxTokens !== null) headers['x-tollgate-max-tokens-adjusted'] = String(admitted.adjustedMaxTokens);
+  const exchange: Exchange = { meter, request, plan, headers, startedAt: started };
 
-  const signal = clientSignal(c);
+  const signal = deps.io.clientSignal(c);
   let upstream;
   try {
     upstream = await callUpstream({
-      backend: plan.backend, backendName: plan.backendName, path: UPSTREAM_PATH[endpoint], body: upstreamBody(request, plan),
-      requestId, clientSignal: signal, fetch: deps.fetch,
+      backend: plan.backend,
+      backendName: plan.backendName,
+      path: UPSTREAM_PATH[endpoint],
+      body: upstreamBody(request, plan),
+      requestId,
+      // A stream stops when its client leaves; a non-streamed answer is read to its end and billed.
+      clientSignal: request.stream ? signal : null,
+      client: deps.upstream,
     });
   } catch (error) {
-    const status = error instanceof ClientGoneError ? 'client_disconnected' : error instanceof GatewayError && error.status === 504 ? 'timeout' : 'upstream_error';
-    const code = error instanceof GatewayError ? error.code : 'client_disconnected';
-    deps.ledger.settle({
-      requestId, status, promptTokens: 0, completionTokens: 0, usageSource: 'none', completionTokensEstimated: null, billedCost: 0n,
-      latencyMs: Math.round(performance.now() - startedAt), ttftMs: null, errorCode: code, finishedAt: deps.now(),
+    const gone = error instanceof ClientGoneError;
+    const timeout = error instanceof GatewayError && error.status === 504;
+    await meter.finish({
+      status: gone ? 'client_disconnected' : timeout ? 'timeout' : 'upstream_error',
+      reported: null,
+      relayed: [],
+      // Past the deadline the backend may well have read the prompt; refused or reset before any answer, it did not.
+      promptRead: timeout,
+      errorCode: error instanceof GatewayError ? error.code : 'client_disconnected',
     });
-    if (error instanceof ClientGoneError) return new Response(null, { status: 499 });
+    if (gone) return new Response(null, { status: 499 });
     throw error;
   }
-  if (!upstream.response.ok) return relayUpstreamError(exchange, upstream);
+  if (upstream.reply.status < 200 || upstream.reply.status >= 300) return relayUpstreamError(exchange, upstream);
   return request.stream ? relayStream(exchange, upstream, signal) : relayJson(exchange, upstream, signal);
 }
+
+export { ledgerUnavailable };

@@ -22,9 +22,16 @@ export interface Cost {
   total: Money;
 }
 
+/**
+ * The highest price per 1k tokens accepted ($10; the dearest model ever sold cost well under $1):
+ * with MAX_REQUEST_TOKENS it keeps every request's worst case inside a bigint of picodollars.
+ */
+export const MAX_PRICE_PER_1K: Money = 10n * 1_000_000_000_000n;
+
 /** Per-1k price in picodollars must divide by 1,000 so that one token has an exact price. */
 export function parsePricePer1k(text: string): Money {
   const value = parseUsd(text);
+  if (value > MAX_PRICE_PER_1K) throw new RangeError(`price "${text}" per 1k tokens is above the highest accepted, 10`);
   if (value % 1000n !== 0n) {
     throw new RangeError(`price "${text}" per 1k has more than 9 decimal places; one token would not have an exact price`);
   }

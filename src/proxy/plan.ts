@@ -1,8 +1,16 @@
 import type { BackendConfig, Config, ModelConfig } from '../config';
-import { contextExceededMessage, planContext, type ContextCandidate, type ContextPolicy } from '../context';
+import { type ContextCandidate, type ContextPolicy, contextExceededMessage, planContext } from '../context';
 import { GatewayError } from '../errors';
-import { countChatPrompt, countTextInput, loadCounter } from '../tokenize';
+import { type Counter, loadCounter } from '../tokenize';
+import { countPrompt } from './count';
 import type { ProxyRequest } from './request';
+
+/**
+ * The most tokens one request may reserve (prompts plus every completion it can generate). With
+ * prices capped at $10 per 1k tokens (config), its worst case stays far inside a bigint of
+ * picodollars; past it the request cannot be bounded and is refused.
+ */
+export const MAX_REQUEST_TOKENS = 100_000_000;
 
 /** Where and how a request will be served, decided before anything is reserved or sent. */
 export interface Plan {
@@ -11,77 +19,73 @@ export interface Plan {
   served: ModelConfig;
   backendName: string;
   backend: BackendConfig;
-  /** Prompt tokens in the served model's encoding. */
+  /** Prompt tokens in the served model's encoding, every prompt of a batch included. */
   promptTokens: number;
+  /** How many prompts the request carries (a completions batch; 1 for chat). */
+  prompts: number;
   /** Per-choice completion cap forwarded upstream (0 for embeddings). */
   maxCompletionTokens: number;
+  /** The most completion tokens the forwarded request can generate: cap × choices × prompts. */
+  completionCap: number;
   routed: boolean;
+  /** The served model's tokenizer, for counting what is relayed. */
+  counter: Counter;
 }
 
-export type PlanOutcome =
-  | { ok: true; plan: Plan }
-  | { ok: false; error: GatewayError; promptTokens: number };
-
-/** Counts a request's prompt in one model's encoding. */
-export async function countPrompt(modelName: string, model: ModelConfig, request: ProxyRequest): Promise<number> {
-  const counter = await loadCounter(model.encoding);
-  const body = request.body;
-  if (request.endpoint === 'chat.completions') {
-    return countChatPrompt(
-      counter,
-      {
-        messages: body.messages as unknown[],
-        tools: Array.isArray(body.tools) ? body.tools : undefined,
-        functions: Array.isArray(body.functions) ? body.functions : undefined,
-      },
-      modelName,
-    );
-  }
-  return countTextInput(counter, request.endpoint === 'completions' ? body.prompt : body.input);
-}
+export type PlanOutcome = { ok: true; plan: Plan } | { ok: false; error: GatewayError; promptTokens: number };
 
 export function resolveModel(config: Config, name: string): ModelConfig {
-  const model = config.models[name];
+  // Own properties only: a model named `__proto__` or `constructor` is just unknown.
+  const model = Object.hasOwn(config.models, name) ? config.models[name] : undefined;
   if (!model) {
     throw new GatewayError(404, `The model '${name}' does not exist or you do not have access to it.`, { code: 'model_not_found', param: 'model' });
   }
   return model;
 }
 
+interface Counted extends ContextCandidate {
+  perPrompt: number[];
+  counter: Counter;
+}
+
+async function counted(name: string, model: ModelConfig, request: ProxyRequest): Promise<Counted> {
+  const counter = await loadCounter(model.encoding);
+  const { perPrompt } = await countPrompt(counter, request, name);
+  // The context check is per prompt: the longest one must fit with its completion.
+  return { name, model, promptTokens: Math.max(...perPrompt), perPrompt, counter };
+}
+
 /** Resolve, count, and apply the context policy (steps 3–5 of the request path). */
-export async function planRequest(
-  config: Config,
-  request: ProxyRequest,
-  policy: ContextPolicy,
-  defaultMaxTokens?: number,
-): Promise<PlanOutcome> {
+export async function planRequest(config: Config, request: ProxyRequest, policy: ContextPolicy, defaultMaxTokens?: number): Promise<PlanOutcome> {
   const requested = resolveModel(config, request.model);
-  const candidates: ContextCandidate[] = [
-    { name: request.model, model: requested, promptTokens: await countPrompt(request.model, requested, request) },
-  ];
-  const first = candidates[0]!;
+  const first = await counted(request.model, requested, request);
+  const candidates: Counted[] = [first];
   // Count for the extended variant only when it might be needed.
-  const overflows = first.promptTokens + (request.requestedMaxTokens ?? 1) > requested.contextWindow;
-  if (overflows && requested.extended && policy === 'route') {
+  const overflows = first.promptTokens + (request.requestedMaxTokens || 1) > requested.contextWindow;
+  if (overflows && requested.extended) {
     const extended = resolveModel(config, requested.extended);
-    const promptTokens =
-      extended.encoding === requested.encoding ? first.promptTokens : await countPrompt(requested.extended, extended, request);
-    candidates.push({ name: requested.extended, model: extended, promptTokens });
-  } else if (overflows && requested.extended) {
-    const extended = config.models[requested.extended];
-    if (extended) candidates.push({ name: requested.extended, model: extended, promptTokens: first.promptTokens });
+    const sameEncoding = extended.encoding === requested.encoding;
+    candidates.push(policy === 'route' && !sameEncoding ? await counted(requested.extended, extended, request) : { ...first, name: requested.extended, model: extended });
   }
 
   const decision = planContext(candidates, request.requestedMaxTokens, policy, defaultMaxTokens);
+  const totalOf = (c: Counted) => c.perPrompt.reduce((sum, tokens) => sum + tokens, 0);
   if (!decision.fits) {
-    const error = new GatewayError(400, contextExceededMessage(decision, request.requestedMaxTokens), {
-      code: 'context_length_exceeded',
-      param: 'messages',
-    });
-    return { ok: false, error, promptTokens: first.promptTokens };
+    const error = new GatewayError(400, contextExceededMessage(decision, request.requestedMaxTokens), { code: 'context_length_exceeded', param: paramOf(request) });
+    return { ok: false, error, promptTokens: totalOf(first) };
   }
-  const served = decision.served;
-  const backend = config.backends[served.model.backend]!;
+  const served = candidates.find((candidate) => candidate.name === decision.served.name)!;
+  const prompts = served.perPrompt.length;
+  const promptTokens = totalOf(served);
+  const completionCap = decision.maxCompletionTokens * request.choices * prompts;
+  if (promptTokens + completionCap > MAX_REQUEST_TOKENS) {
+    const error = new GatewayError(
+      400,
+      `This request could make the backend read and generate up to ${promptTokens + completionCap} tokens (${prompts} prompt(s) × ${request.choices} choice(s) × ${decision.maxCompletionTokens} completion tokens, plus ${promptTokens} prompt tokens), more than the ${MAX_REQUEST_TOKENS} one request may reserve. Split it.`,
+      { code: 'request_too_large', param: paramOf(request) },
+    );
+    return { ok: false, error, promptTokens };
+  }
   return {
     ok: true,
     plan: {
@@ -89,21 +93,30 @@ export async function planRequest(
       servedModel: served.name,
       served: served.model,
       backendName: served.model.backend,
-      backend,
-      promptTokens: served.promptTokens,
+      backend: config.backends[served.model.backend]!,
+      promptTokens,
+      prompts,
       maxCompletionTokens: decision.maxCompletionTokens,
+      completionCap,
       routed: decision.routed,
+      counter: served.counter,
     },
   };
 }
 
-/** The body sent upstream: the client's, with the served model name and the checked cap. */
+const paramOf = (request: ProxyRequest) => (request.endpoint === 'chat.completions' ? 'messages' : request.endpoint === 'completions' ? 'prompt' : 'input');
+
+/**
+ * The body sent upstream: the client's, with the served model name and the checked cap in every
+ * field a backend reads it from (completions backends read only `max_tokens`; chat backends read
+ * `max_completion_tokens` first, then `max_tokens`), so no backend can generate past it.
+ */
 export function upstreamBody(request: ProxyRequest, plan: Plan): Record<string, unknown> {
   const body: Record<string, unknown> = { ...request.body, model: plan.served.upstreamModel ?? plan.servedModel };
   if (request.endpoint !== 'embeddings') {
-    body[request.maxTokensField] = plan.maxCompletionTokens;
-    // Both fields set would let a backend pick the looser one.
-    if (request.maxTokensField === 'max_completion_tokens') delete body.max_tokens;
+    body.max_tokens = plan.maxCompletionTokens;
+    if (request.endpoint === 'chat.completions' && request.maxTokensField === 'max_completion_tokens') body.max_completion_tokens = plan.maxCompletionTokens;
+    else delete body.max_completion_tokens;
   }
   if (request.stream) {
     const options = typeof body.stream_options === 'object' && body.stream_options !== null ? body.stream_options : {};

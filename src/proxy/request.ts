@@ -1,8 +1,8 @@
+import type { Endpoint } from '../ledger/statuses';
 import { badRequest } from '../errors';
-import type { Endpoint } from '../usage/types';
-import { isRecord } from './usage';
+import { checkDepth, hasControlCharacters, isRecord } from './shape';
 
-/** What the gateway needs from a client's body; the body itself is forwarded untouched. */
+/** What the gateway needs from a client's body; the body itself is forwarded (with the caps set). */
 export interface ProxyRequest {
   endpoint: Endpoint;
   body: Record<string, unknown>;
@@ -11,10 +11,12 @@ export interface ProxyRequest {
   /** The client asked for the usage chunk (`stream_options.include_usage`). */
   includeUsage: boolean;
   requestedMaxTokens: number | undefined;
-  /** Which field carried the cap, so the effective value goes back in the same one. */
+  /** Which field carried the cap (chat), so the effective value goes back in it too. */
   maxTokensField: 'max_tokens' | 'max_completion_tokens';
-  /** Choices per request; the worst case is `n` completions. */
+  /** Sequences generated per prompt: `n`, or `best_of` when larger (all are generated, `n` returned). */
   choices: number;
+  /** The OpenAI `user` field, recorded as the `user` tag. */
+  user: string | undefined;
 }
 
 export const UPSTREAM_PATH: Record<Endpoint, string> = {
@@ -23,34 +25,50 @@ export const UPSTREAM_PATH: Record<Endpoint, string> = {
   embeddings: '/embeddings',
 };
 
-/** Checks the fields the gateway relies on, with OpenAI's 400 wording; everything else passes through. */
+/**
+ * Fields the gateway cannot bound, refused with a 400 so the request never reaches the backend:
+ * what they make the backend read or generate is not visible in the request's own text.
+ */
+export const REFUSED_FIELDS: Readonly<Record<string, string>> = {
+  chat_template: 'a request-supplied chat template can render any amount of text the gateway cannot count',
+  prompt_embeds: 'prompt embeddings cannot be counted as tokens',
+  kv_transfer_params: 'KV-cache transfer parameters are for the operator, not for applications',
+  ec_transfer_params: 'encoder-cache transfer parameters are for the operator, not for applications',
+  mm_processor_kwargs: 'multimodal processor arguments change how many tokens an image costs',
+  media_io_kwargs: 'media loading arguments change how many tokens a media part costs',
+  vllm_xargs: 'extension arguments can change generation in ways the gateway cannot bound',
+};
+
+export const MAX_CHOICES = 128;
+
+/** Checks the fields the gateway relies on, with OpenAI's 400 wording; other fields pass through. */
 export function parseProxyRequest(endpoint: Endpoint, json: unknown): ProxyRequest {
   if (!isRecord(json)) throw badRequest('The request body must be a JSON object.');
+  checkDepth(json);
   const model = json.model;
   if (model === undefined || model === null) throw badRequest("Missing required parameter: 'model'.", 'model', 'missing_required_parameter');
-  if (typeof model !== 'string' || model.length === 0) throw badRequest("Invalid type for 'model': expected a non-empty string.", 'model', 'invalid_type');
-
-  if (endpoint === 'chat.completions') {
-    const messages = json.messages;
-    if (messages === undefined) throw badRequest("Missing required parameter: 'messages'.", 'messages', 'missing_required_parameter');
-    if (!Array.isArray(messages)) throw badRequest("Invalid type for 'messages': expected an array.", 'messages', 'invalid_type');
-    if (messages.length === 0) throw badRequest("Invalid 'messages': empty array. Expected an array with minimum length 1.", 'messages', 'empty_array');
-    messages.forEach((message, i) => {
-      if (!isRecord(message) || typeof message.role !== 'string') {
-        throw badRequest(`Invalid 'messages[${i}]': expected an object with a string 'role'.`, `messages[${i}]`, 'invalid_type');
-      }
-    });
-    for (const field of ['tools', 'functions'] as const) {
-      if (json[field] !== undefined && json[field] !== null && !Array.isArray(json[field])) {
-        throw badRequest(`Invalid type for '${field}': expected an array.`, field, 'invalid_type');
-      }
+  if (typeof model !== 'string' || model.length === 0 || model.length > 256 || hasControlCharacters(model)) {
+    throw badRequest("Invalid 'model': expected a non-empty string of at most 256 characters, without control characters.", 'model', 'invalid_type');
+  }
+  for (const [field, reason] of Object.entries(REFUSED_FIELDS)) {
+    if (json[field] !== undefined && json[field] !== null) {
+      throw badRequest(`The parameter '${field}' is not accepted by this gateway: ${reason}.`, field, 'unsupported_parameter');
     }
-  } else {
+  }
+  if (json.echo !== undefined && json.echo !== null && json.echo !== false) {
+    throw badRequest("The parameter 'echo' is not accepted by this gateway: echoed prompt text cannot be told apart from generated text when billing.", 'echo', 'unsupported_parameter');
+  }
+
+  if (endpoint === 'chat.completions') checkChat(json);
+  else {
     const field = endpoint === 'completions' ? 'prompt' : 'input';
     const value = json[field];
     if (value === undefined || value === null) throw badRequest(`Missing required parameter: '${field}'.`, field, 'missing_required_parameter');
     if (!isTextInput(value)) {
       throw badRequest(`Invalid type for '${field}': expected a string, an array of strings, an array of token ids, or an array of such arrays.`, field, 'invalid_type');
+    }
+    if (endpoint === 'completions' && json.suffix !== undefined && json.suffix !== null && typeof json.suffix !== 'string') {
+      throw badRequest("Invalid type for 'suffix': expected a string.", 'suffix', 'invalid_type');
     }
   }
 
@@ -61,15 +79,20 @@ export function parseProxyRequest(endpoint: Endpoint, json: unknown): ProxyReque
     throw badRequest("Invalid type for 'stream_options': expected an object.", 'stream_options', 'invalid_type');
   }
   const includeUsage = stream && isRecord(streamOptions) && streamOptions.include_usage === true;
+  const user = json.user;
+  if (user !== undefined && user !== null && typeof user !== 'string') throw badRequest("Invalid type for 'user': expected a string.", 'user', 'invalid_type');
 
-  const maxCompletion = optionalCount(json, 'max_completion_tokens');
+  // Chat backends read max_completion_tokens first, then max_tokens (vLLM); completions read only max_tokens.
+  const maxCompletion = endpoint === 'chat.completions' ? optionalCount(json, 'max_completion_tokens') : undefined;
   const maxTokens = optionalCount(json, 'max_tokens');
-  const choices = optionalCount(json, 'n') ?? 1;
-  if (choices < 1 || choices > 128) throw badRequest("Invalid 'n': must be between 1 and 128.", 'n', 'invalid_value');
+  if (endpoint !== 'chat.completions') optionalCount(json, 'max_completion_tokens'); // still a number if present
   const requested = maxCompletion ?? maxTokens;
-  if (requested !== undefined && requested < 1) {
-    throw badRequest(`Invalid '${maxCompletion !== undefined ? 'max_completion_tokens' : 'max_tokens'}': must be at least 1.`, maxCompletion !== undefined ? 'max_completion_tokens' : 'max_tokens', 'invalid_value');
-  }
+  const capField = maxCompletion !== undefined ? 'max_completion_tokens' : 'max_tokens';
+  if (requested !== undefined && requested < 1) throw badRequest(`Invalid '${capField}': must be at least 1.`, capField, 'invalid_value');
+  const n = optionalCount(json, 'n') ?? 1;
+  if (n < 1 || n > MAX_CHOICES) throw badRequest(`Invalid 'n': must be between 1 and ${MAX_CHOICES}.`, 'n', 'invalid_value');
+  const bestOf = optionalCount(json, 'best_of') ?? n;
+  if (bestOf < 1 || bestOf > MAX_CHOICES) throw badRequest(`Invalid 'best_of': must be between 1 and ${MAX_CHOICES}.`, 'best_of', 'invalid_value');
   return {
     endpoint,
     body: json,
@@ -77,9 +100,39 @@ export function parseProxyRequest(endpoint: Endpoint, json: unknown): ProxyReque
     stream,
     includeUsage,
     requestedMaxTokens: endpoint === 'embeddings' ? 0 : requested,
-    maxTokensField: maxCompletion !== undefined ? 'max_completion_tokens' : 'max_tokens',
-    choices: endpoint === 'embeddings' ? 1 : choices,
+    maxTokensField: capField,
+    choices: endpoint === 'embeddings' ? 1 : Math.max(n, bestOf),
+    user: typeof user === 'string' ? user : undefined,
   };
+}
+
+function checkChat(json: Record<string, unknown>): void {
+  const messages = json.messages;
+  if (messages === undefined) throw badRequest("Missing required parameter: 'messages'.", 'messages', 'missing_required_parameter');
+  if (!Array.isArray(messages)) throw badRequest("Invalid type for 'messages': expected an array.", 'messages', 'invalid_type');
+  if (messages.length === 0) throw badRequest("Invalid 'messages': empty array. Expected an array with minimum length 1.", 'messages', 'empty_array');
+  messages.forEach((message, i) => {
+    if (!isRecord(message) || typeof message.role !== 'string') {
+      throw badRequest(`Invalid 'messages[${i}]': expected an object with a string 'role'.`, `messages[${i}]`, 'invalid_type');
+    }
+  });
+  for (const field of ['tools', 'functions'] as const) {
+    const list = json[field];
+    if (list === undefined || list === null) continue;
+    if (!Array.isArray(list)) throw badRequest(`Invalid type for '${field}': expected an array.`, field, 'invalid_type');
+    list.forEach((tool, i) => {
+      const fn = field === 'tools' && isRecord(tool) ? tool.function : tool;
+      if (!isRecord(fn) || typeof fn.name !== 'string') {
+        throw badRequest(`Invalid '${field}[${i}]': expected ${field === 'tools' ? "an object with a 'function' that has" : 'an object with'} a string 'name'.`, `${field}[${i}]`, 'invalid_type');
+      }
+    });
+  }
+  for (const field of ['documents', 'chat_template_kwargs'] as const) {
+    const value = json[field];
+    if (value !== undefined && value !== null && !(field === 'documents' ? Array.isArray(value) : isRecord(value))) {
+      throw badRequest(`Invalid type for '${field}': expected ${field === 'documents' ? 'an array' : 'an object'}.`, field, 'invalid_type');
+    }
+  }
 }
 
 function optionalBoolean(json: Record<string, unknown>, field: string): boolean | undefined {
@@ -100,6 +153,8 @@ function isTextInput(value: unknown): boolean {
   if (typeof value === 'string') return true;
   if (!Array.isArray(value) || value.length === 0) return false;
   if (value.every((item) => typeof item === 'string')) return true;
-  if (value.every((item) => Number.isInteger(item))) return true;
-  return value.every((item) => Array.isArray(item) && item.every((id) => Number.isInteger(id)));
+  if (value.every((item) => isTokenId(item))) return true;
+  return value.every((item) => Array.isArray(item) && item.length > 0 && item.every(isTokenId));
 }
+
+const isTokenId = (id: unknown) => typeof id === 'number' && Number.isSafeInteger(id) && id >= 0;

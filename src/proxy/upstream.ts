@@ -1,6 +1,38 @@
 import type { BackendConfig } from '../config';
 import { GatewayError } from '../errors';
 
+/** A backend's answer as the relay reads it: status, then the body once, as text or as a stream. */
+export interface UpstreamReply {
+  readonly status: number;
+  header(name: string): string | null;
+  text(): Promise<string>;
+  /** The body as a byte stream (SSE); null when there is none. */
+  stream(): ReadableStream<Uint8Array> | null;
+}
+
+/**
+ * How the gateway talks to backends: one POST, answered with a reply. Workers use the platform's
+ * fetch (fetchUpstream); Node installs a node:http client with keep-alive pools (runtime/).
+ */
+export interface UpstreamClient {
+  post(url: string, init: { headers: Record<string, string>; body: string; signal: AbortSignal }): Promise<UpstreamReply>;
+}
+
+/** The standard client over `fetch`. */
+export function fetchUpstream(fetchFn: typeof fetch = (input, init) => fetch(input, init)): UpstreamClient {
+  return {
+    async post(url, init) {
+      const response = await fetchFn(url, { method: 'POST', headers: init.headers, body: init.body, signal: init.signal });
+      return {
+        status: response.status,
+        header: (name) => response.headers.get(name),
+        text: () => response.text(),
+        stream: () => response.body,
+      };
+    },
+  };
+}
+
 export interface UpstreamCall {
   backend: BackendConfig;
   backendName: string;
@@ -8,13 +40,13 @@ export interface UpstreamCall {
   path: string;
   body: unknown;
   requestId: string;
-  /** Aborted when the client goes away. */
-  clientSignal: AbortSignal;
-  fetch: typeof fetch;
+  /** Aborted when the client goes away; null: the exchange runs to its end whatever the client does. */
+  clientSignal: AbortSignal | null;
+  client: UpstreamClient;
 }
 
-export interface UpstreamResponse {
-  response: Response;
+export interface UpstreamExchange {
+  reply: UpstreamReply;
   /** Aborts the upstream request (client gone, or the gateway gives up). */
   abort: () => void;
   /** True once the backend's deadline passed. */
@@ -27,7 +59,7 @@ export interface UpstreamResponse {
  * Sends one request to the backend. Connection failures become 502 and the deadline 504, as
  * OpenAI-shaped errors; a non-2xx answer is returned as is, for the caller to pass through.
  */
-export async function callUpstream(call: UpstreamCall): Promise<UpstreamResponse> {
+export async function callUpstream(call: UpstreamCall): Promise<UpstreamExchange> {
   const controller = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -35,38 +67,27 @@ export async function callUpstream(call: UpstreamCall): Promise<UpstreamResponse
     controller.abort(new Error('upstream timeout'));
   }, call.backend.timeoutMs);
   const onClientAbort = () => controller.abort(new Error('client disconnected'));
-  if (call.clientSignal.aborted) onClientAbort();
-  else call.clientSignal.addEventListener('abort', onClientAbort, { once: true });
+  const signal = call.clientSignal;
+  if (signal?.aborted) onClientAbort();
+  else signal?.addEventListener('abort', onClientAbort, { once: true });
   const release = () => {
     clearTimeout(timer);
-    call.clientSignal.removeEventListener('abort', onClientAbort);
+    signal?.removeEventListener('abort', onClientAbort);
   };
 
   const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': call.requestId };
   if (call.backend.apiKey) headers.authorization = `Bearer ${call.backend.apiKey}`;
-  let response: Response;
+  let reply: UpstreamReply;
   try {
-    response = await call.fetch(`${call.backend.url.replace(/\/+$/, '')}${call.path}`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify(call.body),
-      signal: controller.signal,
-    });
-  } catch (error) {
+    reply = await call.client.post(`${call.backend.url.replace(/\/+$/, '')}${call.path}`, { headers, body: JSON.stringify(call.body), signal: controller.signal });
+  } catch {
     release();
-    if (timedOut) {
-      throw new GatewayError(504, `Backend "${call.backendName}" did not answer within ${call.backend.timeoutMs} ms`, { code: 'upstream_timeout' });
-    }
-    if (call.clientSignal.aborted) throw new ClientGoneError();
+    if (timedOut) throw new GatewayError(504, `Backend "${call.backendName}" did not answer within ${call.backend.timeoutMs} ms`, { code: 'upstream_timeout' });
+    if (signal?.aborted) throw new ClientGoneError();
     throw new GatewayError(502, `Backend "${call.backendName}" is unreachable`, { code: 'upstream_unreachable' });
   }
   // The deadline covers the whole exchange, body included: the relay releases it when done.
-  return {
-    response,
-    abort: () => controller.abort(new Error('aborted by gateway')),
-    timedOut: () => timedOut,
-    release,
-  };
+  return { reply, abort: () => controller.abort(new Error('aborted by gateway')), timedOut: () => timedOut, release };
 }
 
 /** The client went away before the backend answered: nothing to send back. */

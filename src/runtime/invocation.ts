@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Store } from '../store/db';
-import type { AdmitResult, Ledger } from '../usage/types';
+import type { AdmitResult, Ledger } from '../ledger';
 
 /**
  * What one Workers invocation owns. A Postgres socket opened in one request cannot be used by
@@ -87,24 +87,25 @@ export class InvocationScope {
         const invocation = current();
         const result = await invocation.ledger.admit(admission);
         if (result.admitted) {
-          admittedBy.set(admission.requestId, invocation);
+          admittedBy.set(idOf(admission), invocation);
           invocation.admitted();
         }
         return result;
       },
       settle(settlement) {
-        const invocation = admittedBy.get(settlement.requestId);
+        const invocation = admittedBy.get(idOf(settlement));
         if (!invocation) {
           // Not admitted through this scope: queue it on the current invocation if there is one
           // (the write is a no-op unless the row is pending). Settle never throws.
           active.getStore()?.ledger.settle(settlement);
           return;
         }
-        admittedBy.delete(settlement.requestId);
+        admittedBy.delete(idOf(settlement));
         invocation.ledger.settle(settlement);
         invocation.settled();
       },
       reject: (rejection) => current().ledger.reject(rejection),
+      meterRate: (key) => current().ledger.meterRate(key),
       flush: (timeoutMs) => current().ledger.flush(timeoutMs),
       get waiting() {
         return active.getStore()?.ledger.waiting ?? 0;
@@ -128,3 +129,5 @@ export class InvocationScope {
     this.#current.getStore()?.waitUntil(work);
   }
 }
+
+const idOf = (row: { keyId: string; requestId: string }) => `${row.keyId}\u0000${row.requestId}`;

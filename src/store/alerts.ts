@@ -1,13 +1,13 @@
 import { and, asc, desc, eq, gt, isNull, lt, sql } from 'drizzle-orm';
 import type { Executor } from './db';
-import { budgetAlerts } from './schema';
+import { type AlertKind, budgetAlerts } from './schema';
 
 export type AlertRecord = typeof budgetAlerts.$inferSelect;
 
 export interface NewAlert {
   keyId: string;
   windowStart: Date;
-  kind: 'soft' | 'limit';
+  kind: AlertKind;
   used: bigint;
   limit: bigint;
   unit: 'usd' | 'tokens';
@@ -43,7 +43,22 @@ export async function listAlerts(ex: Executor, keyId?: string, limit = 500): Pro
     .limit(limit);
 }
 
-/** Rate windows older than `before` are of no further use. */
-export async function pruneRateWindows(ex: Executor, before: Date): Promise<void> {
-  await ex.rows(sql`DELETE FROM rate_windows WHERE minute_start < ${before.toISOString()}::timestamptz`);
+/**
+ * An `overspend` alert for a key's window, from the window and budget as they are now (spent +
+ * reserved against the money limit, else the token limit); null when already recorded.
+ */
+export async function recordOverspendAlert(ex: Executor, keyId: string, windowStart: Date): Promise<AlertRecord | null> {
+  const [row] = await ex.rows<{ id: number }>(sql`
+    INSERT INTO budget_alerts (key_id, window_start, kind, used, "limit", unit)
+    SELECT w.key_id, w.window_start, 'overspend',
+      CASE WHEN b.limit_cost IS NOT NULL THEN w.spent_cost + w.reserved_cost ELSE w.spent_tokens + w.reserved_tokens END,
+      coalesce(b.limit_cost, b.limit_tokens, 0),
+      CASE WHEN b.limit_cost IS NOT NULL THEN 'usd' ELSE 'tokens' END
+    FROM budget_windows w JOIN budgets b ON b.key_id = w.key_id
+    WHERE w.key_id = ${keyId} AND w.window_start = ${windowStart.toISOString()}::timestamptz
+    ON CONFLICT (key_id, window_start, kind) DO NOTHING
+    RETURNING id`);
+  if (!row) return null;
+  const [alert] = await ex.db.select().from(budgetAlerts).where(eq(budgetAlerts.id, row.id)).limit(1);
+  return alert ?? null;
 }

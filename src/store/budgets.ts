@@ -1,7 +1,9 @@
-import { and, desc, eq, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { Money } from '../pricing';
 import type { Executor } from './db';
-import { budgets, budgetWindows, type BudgetPeriod } from './schema';
+import type { BudgetPeriod } from '../budget/periods';
+import { budgets, budgetWindows } from './schema';
+import { epochMs, windowBounds } from './windows';
 
 export type BudgetRecord = typeof budgets.$inferSelect;
 export type BudgetWindowRecord = typeof budgetWindows.$inferSelect;
@@ -49,16 +51,37 @@ export async function clearBudget(ex: Executor, keyId: string): Promise<boolean>
   return rows.length > 0;
 }
 
-export async function getBudgetWindow(ex: Executor, keyId: string, windowStart: Date): Promise<BudgetWindowRecord | null> {
-  const [row] = await ex.db
-    .select()
-    .from(budgetWindows)
-    .where(and(eq(budgetWindows.keyId, keyId), eq(budgetWindows.windowStart, windowStart)))
-    .limit(1);
-  return row ?? null;
+export interface BudgetStatus {
+  budget: BudgetRecord;
+  windowStart: Date;
+  windowEnd: Date;
+  spentCost: Money;
+  reservedCost: Money;
+  spentTokens: number;
+  reservedTokens: number;
 }
 
-/** A key's windows, newest first. */
-export async function listBudgetWindows(ex: Executor, keyId: string, limit = 50): Promise<BudgetWindowRecord[]> {
-  return ex.db.select().from(budgetWindows).where(eq(budgetWindows.keyId, keyId)).orderBy(desc(budgetWindows.windowStart)).limit(limit);
+/**
+ * A key's budget and the state of its window holding `at`, the window computed by the same SQL
+ * rule as admission (windows.ts); null when the key has no budget.
+ */
+export async function budgetStatus(ex: Executor, keyId: string, at: Date): Promise<BudgetStatus | null> {
+  const budget = await getBudget(ex, keyId);
+  if (!budget) return null;
+  const [row] = await ex.rows<{ start_ms: number; end_ms: number; spent_cost: string; reserved_cost: string; spent_tokens: string; reserved_tokens: string }>(sql`
+    SELECT ${epochMs(sql.raw('b.window_start'))} AS start_ms, ${epochMs(sql.raw('b.window_end'))} AS end_ms,
+      coalesce(w.spent_cost, 0)::text AS spent_cost, coalesce(w.reserved_cost, 0)::text AS reserved_cost,
+      coalesce(w.spent_tokens, 0)::text AS spent_tokens, coalesce(w.reserved_tokens, 0)::text AS reserved_tokens
+    FROM (SELECT ${windowBounds(sql`${at.toISOString()}::timestamptz`)} FROM budgets b WHERE b.key_id = ${keyId}) b
+    LEFT JOIN budget_windows w ON w.key_id = ${keyId} AND w.window_start = b.window_start`);
+  if (!row) return null;
+  return {
+    budget,
+    windowStart: new Date(Number(row.start_ms)),
+    windowEnd: new Date(Number(row.end_ms)),
+    spentCost: BigInt(row.spent_cost),
+    reservedCost: BigInt(row.reserved_cost),
+    spentTokens: Number(row.spent_tokens),
+    reservedTokens: Number(row.reserved_tokens),
+  };
 }

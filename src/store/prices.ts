@@ -73,7 +73,3 @@ export async function listPriceVersions(ex: Executor, model?: string): Promise<P
   return rows.map(toPrice);
 }
 
-export async function getPriceVersion(ex: Executor, id: number): Promise<Price | null> {
-  const [row] = await ex.db.select().from(prices).where(eq(prices.id, id)).limit(1);
-  return row ? toPrice(row) : null;
-}

@@ -7,16 +7,22 @@ import {
   index,
   integer,
   jsonb,
+  numeric,
   pgTable,
+  pgView,
   primaryKey,
   serial,
   text,
   timestamp,
   uniqueIndex,
+  type AnyPgColumn,
 } from 'drizzle-orm/pg-core';
-import type { BudgetPeriod } from '../budget/window';
+import { BUDGET_PERIODS, type BudgetPeriod } from '../budget/periods';
+import { REQUEST_STATUSES, type RequestStatus, sqlList, USAGE_SOURCES, type UsageNote, type UsageSource } from '../ledger/statuses';
 
 const money = (name: string) => bigint(name, { mode: 'bigint' });
+/** Token counts: bigint, so that no value a backend reports can overflow a column. */
+const tokens = (name: string) => bigint(name, { mode: 'number' });
 const instant = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
 /** Per-key settings read on the request path; every field is optional and defaults in config. */
@@ -51,6 +57,8 @@ export const apiKeys = pgTable('api_keys', {
   /** null: every configured model. */
   allowedModels: text('allowed_models').array(),
   options: jsonb('options').$type<KeyOptions>().notNull().default({}),
+  /** The team (cost center) billed for this key's usage from now on. */
+  teamId: text('team_id').references((): AnyPgColumn => teams.id),
   createdAt: instant('created_at').notNull().defaultNow(),
   expiresAt: instant('expires_at'),
   revokedAt: instant('revoked_at'),
@@ -81,7 +89,6 @@ export const prices = pgTable(
   ],
 );
 
-export { BUDGET_PERIODS, type BudgetPeriod } from '../budget/window';
 
 export const budgets = pgTable(
   'budgets',
@@ -100,7 +107,7 @@ export const budgets = pgTable(
     updatedAt: instant('updated_at').notNull().defaultNow(),
   },
   (table) => [
-    check('budgets_period', sql`${table.period} IN ('day', 'week', 'month', 'total')`),
+    check('budgets_period', sql`${table.period} IN (${sql.raw(sqlList(BUDGET_PERIODS))})`),
     check('budgets_soft_threshold_pct', sql`${table.softThresholdPct} BETWEEN 1 AND 100`),
   ],
 );
@@ -122,45 +129,56 @@ export const budgetWindows = pgTable(
   (table) => [primaryKey({ columns: [table.keyId, table.windowStart] })],
 );
 
-export const REQUEST_STATUSES = [
-  'pending',
-  'ok',
-  'upstream_error',
-  'client_disconnected',
-  'timeout',
-  'rejected',
-  'incomplete',
-  'gateway_error',
-] as const;
+/** Cost centers: keys belong to at most one; each ledger row records the team it was billed under. */
+export const teams = pgTable('teams', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  /** The finance system's code for it, if any. */
+  costCenter: text('cost_center'),
+  createdAt: instant('created_at').notNull().defaultNow(),
+});
 
-/** One row per request id: `pending` from admission until settled (or swept). */
+/**
+ * One row per request: `pending` from admission until its final row. Request ids are unique per
+ * key (and month). The table is partitioned by month of `started_month` (see the 0003 migration;
+ * drizzle does not model partitions), so old months can be detached and archived.
+ */
 export const usageEvents = pgTable(
   'usage_events',
   {
-    requestId: text('request_id').primaryKey(),
+    requestId: text('request_id').notNull(),
     keyId: text('key_id')
       .notNull()
       .references(() => apiKeys.id),
+    /** The key's team at admission: a later move does not take history with it. */
+    teamId: text('team_id'),
+    /** Allowlisted request tags (`x-tollgate-tags`, the OpenAI `user` field); `{}` when untagged. */
+    tags: jsonb('tags').$type<Record<string, string>>().notNull().default({}),
+    /** The gateway instance owning the pending row (see gateway_instances); null on Workers. */
+    instanceId: text('instance_id'),
     endpoint: text('endpoint').notNull(),
     requestedModel: text('requested_model').notNull(),
     routedModel: text('routed_model'),
     backend: text('backend'),
-    status: text('status').notNull(),
+    status: text('status').$type<RequestStatus>().notNull(),
     stream: boolean('stream').notNull(),
     /** The gateway's own prompt count (what the reservation used). */
-    promptTokensEstimated: integer('prompt_tokens_estimated'),
-    maxCompletionTokens: integer('max_completion_tokens'),
+    promptTokensEstimated: tokens('prompt_tokens_estimated'),
+    maxCompletionTokens: tokens('max_completion_tokens'),
     /** Billed tokens (0 while pending). */
-    promptTokens: integer('prompt_tokens').notNull().default(0),
-    completionTokens: integer('completion_tokens').notNull().default(0),
-    completionTokensEstimated: integer('completion_tokens_estimated'),
-    usageSource: text('usage_source').$type<'upstream' | 'gateway' | 'none'>().notNull().default('none'),
+    promptTokens: tokens('prompt_tokens').notNull().default(0),
+    completionTokens: tokens('completion_tokens').notNull().default(0),
+    /** The gateway's own count of the completion it relayed. */
+    completionTokensEstimated: tokens('completion_tokens_estimated'),
+    usageSource: text('usage_source').$type<UsageSource>().notNull().default('none'),
+    /** Why the gateway's own count was billed instead of the backend's usage (bill.ts). */
+    usageNote: text('usage_note').$type<UsageNote>(),
     reservedCost: money('reserved_cost').notNull().default(sql`0`),
     billedCost: money('billed_cost').notNull().default(sql`0`),
     overReservation: boolean('over_reservation').notNull().default(false),
-    /** Admitted while the database was unreachable (the key's `failOpen`): no reservation, the row was written whole at settle. */
+    /** Admitted while the database was unreachable (the key's `failOpen`): no reservation, the row was written whole. */
     admittedFailOpen: boolean('admitted_fail_open').notNull().default(false),
-    /** A fail-open row whose cost left its budget window over the limit (spent + reserved > limit). */
+    /** A row written whole whose cost left its budget window over the limit (spent + reserved > limit). */
     overLimit: boolean('over_limit').notNull().default(false),
     priceId: integer('price_id').references(() => prices.id),
     /** The budget window holding this request's reservation; null for unbudgeted keys. */
@@ -168,37 +186,74 @@ export const usageEvents = pgTable(
     latencyMs: integer('latency_ms'),
     ttftMs: integer('ttft_ms'),
     errorCode: text('error_code'),
+    /** Backend attempts this request took (retries on other replicas). */
+    attempts: integer('attempts').notNull().default(1),
+    /** The replica that served it. */
+    replica: text('replica'),
+    /** W3C trace context sent to the backend. */
+    traceparent: text('traceparent'),
     startedAt: instant('started_at').notNull(),
+    /** The UTC month of `started_at`: the partition key. */
+    startedMonth: date('started_month', { mode: 'string' }).notNull(),
     finishedAt: instant('finished_at'),
+    /** When the row became final (database clock): usage final after a period closed is an adjustment. */
+    recordedAt: instant('recorded_at'),
   },
   (table) => [
-    index('usage_events_status_started_at_idx').on(table.status, table.startedAt),
+    primaryKey({ columns: [table.keyId, table.requestId, table.startedMonth] }),
+    index('usage_events_pending_idx').on(table.startedAt).where(sql`${table.status} = 'pending'`),
     index('usage_events_key_id_started_at_idx').on(table.keyId, table.startedAt),
-    check(
-      'usage_events_status',
-      sql`${table.status} IN ('pending', 'ok', 'upstream_error', 'client_disconnected', 'timeout', 'rejected', 'incomplete', 'gateway_error')`,
-    ),
-    check('usage_events_usage_source', sql`${table.usageSource} IN ('upstream', 'gateway', 'none')`),
+    index('usage_events_started_at_idx').on(table.startedAt, table.keyId, table.requestId),
+    check('usage_events_status', sql`${table.status} IN (${sql.raw(sqlList(REQUEST_STATUSES))})`),
+    check('usage_events_usage_source', sql`${table.usageSource} IN (${sql.raw(sqlList(USAGE_SOURCES))})`),
   ],
 );
 
-/** Daily rollup per key and served model (UTC day of `started_at`), written with each settle. */
-export const usageDaily = pgTable(
-  'usage_daily',
+/**
+ * Hourly rollup per team, key, model, status and tag set, written in the same transaction as the
+ * rows it counts: a report in any time zone (half-hour offsets, DST days) sums whole hours.
+ * `team_id` is '' for keys in no team.
+ */
+export const usageHourly = pgTable(
+  'usage_hourly',
   {
+    hour: instant('hour').notNull(),
+    teamId: text('team_id').notNull().default(''),
     keyId: text('key_id').notNull(),
     model: text('model').notNull(),
-    day: date('day', { mode: 'string' }).notNull(),
-    /** Every final row, rejected ones included. */
+    status: text('status').$type<RequestStatus>().notNull(),
+    tags: jsonb('tags').$type<Record<string, string>>().notNull().default({}),
     requests: bigint('requests', { mode: 'number' }).notNull().default(0),
-    /** Of `requests`, those refused before admission (never billed). */
-    rejectedRequests: bigint('rejected_requests', { mode: 'number' }).notNull().default(0),
     promptTokens: bigint('prompt_tokens', { mode: 'number' }).notNull().default(0),
     completionTokens: bigint('completion_tokens', { mode: 'number' }).notNull().default(0),
-    cost: money('cost').notNull().default(sql`0`),
+    /** Picodollars; numeric, so no sum can overflow. */
+    cost: numeric('cost', { precision: 38, scale: 0 }).notNull().default('0'),
   },
-  (table) => [primaryKey({ columns: [table.keyId, table.model, table.day] })],
+  (table) => [primaryKey({ columns: [table.hour, table.keyId, table.model, table.status, table.tags, table.teamId] })],
 );
+
+/** Daily per key and model (UTC day), summed from usage_hourly: a view, kept for readers of the old table. */
+export const usageDaily = pgView('usage_daily', {
+  keyId: text('key_id').notNull(),
+  model: text('model').notNull(),
+  day: date('day', { mode: 'string' }).notNull(),
+  requests: bigint('requests', { mode: 'number' }).notNull(),
+  rejectedRequests: bigint('rejected_requests', { mode: 'number' }).notNull(),
+  promptTokens: bigint('prompt_tokens', { mode: 'number' }).notNull(),
+  completionTokens: bigint('completion_tokens', { mode: 'number' }).notNull(),
+  cost: numeric('cost', { precision: 38, scale: 0 }).notNull(),
+}).existing();
+
+/** Gateway instances and their heartbeats: the sweeper settles the pending rows of one that stopped beating. */
+export const gatewayInstances = pgTable('gateway_instances', {
+  id: text('id').primaryKey(),
+  host: text('host').notNull(),
+  pid: integer('pid'),
+  startedAt: instant('started_at').notNull().defaultNow(),
+  heartbeatAt: instant('heartbeat_at').notNull().defaultNow(),
+  /** Set on a clean shutdown. */
+  stoppedAt: instant('stopped_at'),
+});
 
 /** Per key and minute: requests and tokens admitted, for rpm/tpm limits shared by every instance. */
 export const rateWindows = pgTable(
@@ -214,6 +269,10 @@ export const rateWindows = pgTable(
   (table) => [primaryKey({ columns: [table.keyId, table.minuteStart] })],
 );
 
+/** soft: the threshold crossed; limit: a request refused at the limit; overspend: a row written without reservation left the window over its limit. */
+export const ALERT_KINDS = ['soft', 'limit', 'overspend'] as const;
+export type AlertKind = (typeof ALERT_KINDS)[number];
+
 /** A budget threshold crossed: at most one row per key, window and kind ('soft' or 'limit'). */
 export const budgetAlerts = pgTable(
   'budget_alerts',
@@ -223,7 +282,7 @@ export const budgetAlerts = pgTable(
       .notNull()
       .references(() => apiKeys.id),
     windowStart: instant('window_start').notNull(),
-    kind: text('kind').$type<'soft' | 'limit'>().notNull(),
+    kind: text('kind').$type<AlertKind>().notNull(),
     /** Spent + reserved when it was crossed, picodollars (or tokens for a token-only budget). */
     used: bigint('used', { mode: 'bigint' }).notNull(),
     limit: bigint('limit', { mode: 'bigint' }).notNull(),
@@ -234,6 +293,6 @@ export const budgetAlerts = pgTable(
   },
   (table) => [
     uniqueIndex('budget_alerts_once_idx').on(table.keyId, table.windowStart, table.kind),
-    check('budget_alerts_kind', sql`${table.kind} IN ('soft', 'limit')`),
+    check('budget_alerts_kind', sql`${table.kind} IN (${sql.raw(sqlList(ALERT_KINDS))})`),
   ],
 );

@@ -1,102 +1,101 @@
-import { failOpenFits, reservationFor, type Amount, type Remaining } from '../budget';
-import type { Money, Price } from '../pricing';
-import type { Admission, AdmitResult, FailOpenDecision } from './types';
+import { formatUsd } from '../pricing';
+import { LedgerUnavailableError } from '../ledger/errors';
+import type { Admission, AdmitResult, Ledger, RateResult, Rejection, RowKey, Settlement } from '../ledger/types';
+import { FailOpenAllowance } from './fail-open-allowance';
+import type { Commit } from './ledger';
 
-/** A fail-open admission's amount, counted against the key until the database is known to hold it. */
-interface Blind extends Amount {
-  /** The ledger epoch in which its row was written; null while it waits. */
-  writtenIn: number | null;
-}
-
-interface KeyMemory {
-  /** The last answer the database gave for this key; null before any. */
-  seen: { remaining: Remaining | null; revoked: boolean; epoch: number } | null;
-  /** By request id: what this instance admitted fail-open and the database may not reflect yet. */
-  blind: Map<string, Blind>;
+/** What the decorator needs of the ledger it wraps: its commit count, to order rows written against admissions. */
+export interface EpochLedger extends Ledger {
+  readonly epoch: number;
 }
 
 /**
- * What a `failOpen` key may still be admitted while the database is unreachable, from what this
- * instance last heard: per key, the budget left at its last admission (or refusal), less every
- * fail-open admission since. In memory and per instance: spend on other instances is not seen,
- * which is why a fail-open row that ends up over the limit is flagged.
+ * Fail-open as one decorator around the ledger (installed by the Node entry only). While the
+ * database is unreachable, a `failOpen` key's request is admitted within the budget this
+ * instance last saw for the key (never past a known limit); its settlement is then written whole
+ * when the database returns (store/record.ts), with its cost added to its window. Everything
+ * else passes through.
  *
- * Epochs make "since" exact: the ledger counts its committed batches, each admission notes the
- * count when it started, and a fail-open amount stops counting only once an admission that began
- * after its row was committed has reported the budget (that report includes it).
+ * @example
+ * const inner = createLedger(store, { onCommit: (commit) => failOpen.committed(commit) });
+ * const failOpen = new FailOpenLedger(inner, { log });
  */
-export class FailOpenAllowance {
-  readonly #keys = new Map<string, KeyMemory>();
-  readonly #prices = new Map<string, Price>();
-  readonly #maxKeys: number;
+export class FailOpenLedger implements Ledger {
+  readonly #inner: EpochLedger;
+  readonly #log: (line: string) => void;
+  readonly #allowance = new FailOpenAllowance();
+  /** Admitted fail-open and not yet settled, by key and request id. */
+  readonly #unsettled = new Map<string, Admission>();
+  #admitted = 0;
 
-  constructor(maxKeys = 10_000) {
-    this.#maxKeys = maxKeys;
+  constructor(inner: EpochLedger, options: { log?: (line: string) => void } = {}) {
+    this.#inner = inner;
+    this.#log = options.log ?? ((line) => console.error(line));
   }
 
-  /** Learns from an admission that reached the database; `epoch` is the ledger's when it began. */
-  observe(admission: Admission, result: AdmitResult, epoch: number): void {
-    if (result.admitted || result.reason === 'insufficient_quota') this.#prices.set(admission.routedModel, result.price);
-    if (!result.admitted && result.reason === 'rate_limited') return; // says nothing about the budget
-    const memory = this.#memory(admission.keyId);
-    // Admissions can finish out of order; an older report must not undo a newer one.
-    if (memory.seen && memory.seen.epoch > epoch) return;
-    const revoked = !result.admitted && result.reason === 'key_revoked';
-    const budget = result.admitted || result.reason === 'insufficient_quota' ? result.budget : null;
-    memory.seen = { remaining: budget ? { cost: budget.remainingCost, tokens: budget.remainingTokens } : null, revoked, epoch };
-    for (const [requestId, blind] of memory.blind) if (blind.writtenIn !== null && blind.writtenIn <= epoch) memory.blind.delete(requestId);
+  /** Requests admitted fail-open since start (a metric). */
+  get failOpenAdmitted(): number {
+    return this.#admitted;
   }
 
-  /**
-   * Decides one request while the database is unreachable. `budgeted` is what auth cached; a
-   * budgeted key needs a known budget state here. Admitting counts its worst case at once.
-   */
-  grant(admission: Admission, budgeted: boolean): FailOpenDecision {
-    const price = this.#prices.get(admission.routedModel);
-    if (!price) return { admitted: false, reason: 'price_unknown' };
-    const memory = this.#keys.get(admission.keyId);
-    const seen = memory?.seen ?? null;
-    if (seen?.revoked) return { admitted: false, reason: 'key_revoked' };
-    const worstCase = reservationFor(price, admission.promptTokens, admission.maxCompletionTokens);
-    if (seen?.remaining) {
-      if (!failOpenFits(seen.remaining, sum(memory!.blind.values()), worstCase)) return { admitted: false, reason: 'over_budget' };
-    } else if (budgeted) {
-      return { admitted: false, reason: 'budget_unknown' };
-    }
-    this.#memory(admission.keyId).blind.set(admission.requestId, { ...worstCase, writtenIn: null });
-    return { admitted: true, price, reservedCost: worstCase.cost };
+  get waiting(): number {
+    return this.#inner.waiting;
   }
 
-  /** The request ended: count what it really cost instead of its worst case. */
-  settled(keyId: string, requestId: string, billed: Amount): void {
-    const blind = this.#keys.get(keyId)?.blind.get(requestId);
-    if (blind) Object.assign(blind, billed);
-  }
-
-  /** Their rows were committed in ledger epoch `epoch`. */
-  written(requests: readonly { keyId: string; requestId: string }[], epoch: number): void {
-    for (const { keyId, requestId } of requests) {
-      const blind = this.#keys.get(keyId)?.blind.get(requestId);
-      if (blind) blind.writtenIn = epoch;
+  async admit(admission: Admission): Promise<AdmitResult> {
+    const epoch = this.#inner.epoch;
+    try {
+      const result = await this.#inner.admit(admission);
+      this.#allowance.observe(admission, result, epoch);
+      return result;
+    } catch (error) {
+      if (!(error instanceof LedgerUnavailableError) || !admission.failOpen) throw error;
+      const decision = this.#allowance.grant(admission, admission.failOpen.budgeted);
+      if (!decision.admitted) {
+        if (decision.reason === 'over_budget') {
+          throw new LedgerUnavailableError("ledger unavailable, and this key's last known budget does not cover this request", { cause: error, ambiguous: error.ambiguous });
+        }
+        throw error;
+      }
+      this.#unsettled.set(idOf(admission), admission);
+      this.#admitted++;
+      this.#log(
+        `tollgate: admitted ${admission.requestId} of ${admission.keyId} fail-open (ledger unavailable; ${admission.routedModel}, ` +
+          `worst case $${formatUsd(decision.reservedCost)}); its row is written when the database returns`,
+      );
+      return { admitted: true, price: decision.price, reservedCost: decision.reservedCost, budget: null, failOpen: true };
     }
   }
 
-  /** The key's memory, made most recent; the least recent key is forgotten past `maxKeys` (it then fails closed if budgeted). */
-  #memory(keyId: string): KeyMemory {
-    const memory = this.#keys.get(keyId) ?? { seen: null, blind: new Map() };
-    this.#keys.delete(keyId);
-    if (this.#keys.size >= this.#maxKeys) this.#keys.delete(this.#keys.keys().next().value!);
-    this.#keys.set(keyId, memory);
-    return memory;
+  settle(settlement: Settlement): void {
+    const admission = this.#unsettled.get(idOf(settlement));
+    if (admission) {
+      this.#unsettled.delete(idOf(settlement));
+      this.#allowance.settled(admission.keyId, settlement.requestId, {
+        cost: settlement.billedCost,
+        tokens: settlement.promptTokens + settlement.completionTokens,
+      });
+    }
+    this.#inner.settle(settlement);
+  }
+
+  reject(rejection: Rejection): void {
+    this.#inner.reject(rejection);
+  }
+
+  meterRate(key: RowKey): Promise<RateResult> {
+    return this.#inner.meterRate(key);
+  }
+
+  flush(timeoutMs?: number): Promise<void> {
+    return this.#inner.flush(timeoutMs);
+  }
+
+  /** The inner ledger committed a batch (wire it as its `onCommit`): fail-open amounts in it are now in the database. */
+  committed(commit: Commit): void {
+    const written = commit.settlements.filter((settlement) => settlement.row?.admittedFailOpen);
+    this.#allowance.written(written.map((settlement) => ({ keyId: settlement.keyId, requestId: settlement.requestId })), commit.epoch);
   }
 }
 
-function sum(amounts: Iterable<Amount>): Amount {
-  let cost: Money = 0n;
-  let tokens = 0;
-  for (const amount of amounts) {
-    cost += amount.cost;
-    tokens += amount.tokens;
-  }
-  return { cost, tokens };
-}
+const idOf = (row: { keyId: string; requestId: string }) => `${row.keyId}\u0000${row.requestId}`;

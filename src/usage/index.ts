@@ -1,5 +1,5 @@
-export type * from './types';
-export { createLedger, StoreLedger, type LedgerOptions } from './ledger';
-export { FailOpenAllowance } from './fail-open';
-export { sweep, startSweeper, type SweepOptions, type Sweeper } from './sweeper';
-export { LedgerUnavailableError, isTransient, isUnavailable, describeError, rootCause } from './errors';
+export { createLedger, StoreLedger, type Commit, type LedgerOptions } from './ledger';
+export { FailOpenLedger, type EpochLedger } from './fail-open';
+export { FailOpenAllowance, type FailOpenDecision } from './fail-open-allowance';
+export { sweep, startSweeper, startInterval, type SweepOptions, type Sweeper } from './sweeper';
+export { maintenance, type MaintenanceOptions } from './maintenance';

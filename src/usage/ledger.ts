@@ -1,18 +1,21 @@
-import { formatUsd, type Money, type Price } from '../pricing';
-import { admitRequest, recordFailOpenRequests, recordRejections, settleRequests, type Store } from '../store';
-import { describeError, isTransient, isUnavailable, LedgerUnavailableError } from './errors';
-import { FailOpenAllowance } from './fail-open';
-import type { Admission, AdmitResult, FailOpenDecision, FailOpenRequest, Ledger, Rejection, Settlement } from './types';
+import { DuplicateRequestIdError, LedgerUnavailableError } from '../ledger/errors';
+import type { Admission, AdmitResult, Ledger, LedgerRepository, RateResult, RecordOutcome, Rejection, RowKey, Settlement } from '../ledger/types';
+import { DeadlineError, describeError, ledgerRepository, type Store } from '../store';
 
 export interface LedgerOptions {
-  /** Most entries written in one transaction (default 200). */
+  /** Most rows written in one transaction (default 200). */
   batchSize?: number;
-  /** How long a lone entry waits for company before it is written (default 20 ms). */
+  /** How long a lone row waits for company before it is written (default 20 ms). */
   flushIntervalMs?: number;
   /** First retry delay after a failed write; doubles each time (default 50 ms). */
   minBackoffMs?: number;
   /** Longest retry delay (default 5 s). */
   maxBackoffMs?: number;
+  /**
+   * Deadline of one admission round trip (default 5 s). Past it the request is answered as if
+   * the database were unreachable (503, or fail-open), and its id is voided.
+   */
+  admissionTimeoutMs?: number;
   log?: (line: string) => void;
   /**
    * Admissions wait for their WAL flush (AdmitOptions.durable in store/admission.ts). Default: not on
@@ -20,99 +23,95 @@ export interface LedgerOptions {
    * dies with the gateway's process, so an unflushed admission would leave no row at all.
    */
   durableAdmissions?: boolean;
+  /** Told after each committed batch (fail-open bookkeeping, over-limit alerts). */
+  onCommit?: (commit: Commit) => void;
 }
 
-type Entry =
-  | { kind: 'settle'; settlement: Settlement }
-  | { kind: 'reject'; rejection: Rejection }
-  | { kind: 'failOpen'; request: FailOpenRequest };
+/** A committed batch: its rows, what became of them, and the ledger's count of commits so far. */
+export interface Commit {
+  settlements: readonly Settlement[];
+  outcome: RecordOutcome;
+  epoch: number;
+}
+
+type Entry = { kind: 'settle'; settlement: Settlement } | { kind: 'reject'; rejection: Rejection };
 
 /**
- * The ledger on a Store. Admission is one awaited statement; settlements and rejections queue in
- * memory and a background writer commits them in batches, one transaction each. When the
+ * The ledger on a database. Admission is one awaited statement with a deadline; final rows queue
+ * in memory and a background writer commits them in batches, one transaction each. When the
  * database is away the queue holds them and the writer retries with backoff; nothing throws into
- * the request path and nothing is written twice (settles are guarded by `status = 'pending'`,
- * rejections and fail-open rows by the request id).
- *
- * A `failOpen` key's request may be admitted without the database (admitFailOpen); its settle
- * then queues the whole row, written with its spend when the database returns.
+ * the request path and nothing is written twice (see store/record.ts).
  *
  * @example
  * const ledger = createLedger(store);
- * const admitted = await ledger.admit(admission);
+ * const result = await ledger.admit(admission);
  * ledger.settle(settlement); // returns at once
  * await ledger.flush(5_000); // on shutdown
  */
 export class StoreLedger implements Ledger {
-  readonly #store: Store;
+  readonly #repository: LedgerRepository;
   readonly #batchSize: number;
   readonly #flushIntervalMs: number;
   readonly #minBackoffMs: number;
   readonly #maxBackoffMs: number;
+  readonly #admissionTimeoutMs: number;
   readonly #log: (line: string) => void;
   readonly #durableAdmissions: boolean;
+  readonly #onCommit: ((commit: Commit) => void) | undefined;
   #queue: Entry[] = [];
   #writing = false;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #backoffMs = 0;
   #drained: (() => void)[] = [];
-  /** Committed batches so far: orders fail-open rows against admissions (see FailOpenAllowance). */
+  /** Committed batches so far: orders rows written against admissions (see usage/fail-open.ts). */
   #epoch = 0;
-  readonly #allowance = new FailOpenAllowance();
-  /** Admitted fail-open and not yet settled, by request id. */
-  readonly #unsettledFailOpen = new Map<string, { admission: Admission; price: Price; reservedCost: Money }>();
-  #failOpenAdmitted = 0;
 
-  constructor(store: Store, options: LedgerOptions = {}) {
-    this.#store = store;
+  constructor(repository: LedgerRepository, options: LedgerOptions = {}) {
+    this.#repository = repository;
     this.#batchSize = options.batchSize ?? 200;
     this.#flushIntervalMs = options.flushIntervalMs ?? 20;
     this.#minBackoffMs = options.minBackoffMs ?? 50;
     this.#maxBackoffMs = options.maxBackoffMs ?? 5_000;
+    this.#admissionTimeoutMs = options.admissionTimeoutMs ?? 5_000;
     this.#log = options.log ?? ((line) => console.error(line));
-    this.#durableAdmissions = options.durableAdmissions ?? store.kind === 'pglite';
+    this.#durableAdmissions = options.durableAdmissions ?? repository.kind === 'pglite';
+    this.#onCommit = options.onCommit;
   }
 
-  /** Throws LedgerUnavailableError when the database cannot be reached (the caller decides: 503 or fail open). */
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  /**
+   * Throws LedgerUnavailableError when the database cannot be reached in time (the caller
+   * decides: 503 or fail open), DuplicateRequestIdError when the key already used the id.
+   */
   async admit(admission: Admission): Promise<AdmitResult> {
-    const epoch = this.#epoch;
     try {
-      const result = await admitRequest(this.#store, admission, { durable: this.#durableAdmissions });
-      this.#allowance.observe(admission, result, epoch);
-      return result;
+      return await withDeadline(this.#repository.admit(admission, { durable: this.#durableAdmissions }), this.#admissionTimeoutMs);
     } catch (error) {
-      if (isUnavailable(error)) throw new LedgerUnavailableError(`ledger unavailable: ${describeError(error)}`, { cause: error });
+      if (this.#repository.isDuplicateRequestId(error)) throw new DuplicateRequestIdError(`request id ${admission.requestId} already used`, { cause: error });
+      if (error instanceof DeadlineError) {
+        throw new LedgerUnavailableError(`ledger unavailable: admission took longer than ${this.#admissionTimeoutMs} ms`, { cause: error, ambiguous: true });
+      }
+      if (this.#repository.isUnavailable(error)) throw new LedgerUnavailableError(`ledger unavailable: ${describeError(error)}`, { cause: error });
       throw error;
     }
   }
 
-  /** For a `failOpen` key after admit threw LedgerUnavailableError: decides from this instance's memory, logs an admission. */
-  admitFailOpen(admission: Admission, key: { budgeted: boolean }): FailOpenDecision {
-    const decision = this.#allowance.grant(admission, key.budgeted);
-    if (!decision.admitted) return decision;
-    this.#unsettledFailOpen.set(admission.requestId, { admission, price: decision.price, reservedCost: decision.reservedCost });
-    this.#failOpenAdmitted++;
-    this.#log(
-      `tollgate: admitted ${admission.requestId} of ${admission.keyId} fail-open (ledger unavailable; ${admission.routedModel}, ` +
-        `worst case $${formatUsd(decision.reservedCost)}); its row is written when the database returns`,
-    );
-    return decision;
-  }
-
-  get failOpenAdmitted(): number {
-    return this.#failOpenAdmitted;
+  async meterRate(key: RowKey): Promise<RateResult> {
+    try {
+      return await withDeadline(this.#repository.meterRate(key), this.#admissionTimeoutMs);
+    } catch (error) {
+      if (error instanceof DeadlineError || this.#repository.isUnavailable(error)) {
+        throw new LedgerUnavailableError(`ledger unavailable: ${describeError(error)}`, { cause: error });
+      }
+      throw error;
+    }
   }
 
   settle(settlement: Settlement): void {
-    const failOpen = this.#unsettledFailOpen.get(settlement.requestId);
-    if (!failOpen) return this.#enqueue({ kind: 'settle', settlement });
-    // It has no pending row to finalize: the whole row goes in its place.
-    this.#unsettledFailOpen.delete(settlement.requestId);
-    this.#allowance.settled(failOpen.admission.keyId, settlement.requestId, {
-      cost: settlement.billedCost,
-      tokens: settlement.promptTokens + settlement.completionTokens,
-    });
-    this.#enqueue({ kind: 'failOpen', request: { ...failOpen, settlement } });
+    this.#enqueue({ kind: 'settle', settlement });
   }
 
   reject(rejection: Rejection): void {
@@ -176,14 +175,15 @@ export class StoreLedger implements Ledger {
     }
   }
 
-  /** Writes a batch in one transaction. A permanent error in one entry must not hold back the rest: then they go one by one, and the bad ones are dropped with a log line. */
+  /** Writes a batch in one transaction. A permanent error in one row must not hold back the rest: then they go one by one, and the bad ones are dropped with a log line. */
   async #write(batch: Entry[]): Promise<{ written: number; error?: unknown }> {
     try {
       await this.#commit(batch);
       return { written: batch.length };
     } catch (error) {
-      if (isTransient(error) || batch.length === 1) {
-        if (isTransient(error)) return { written: 0, error };
+      const permanent = this.#repository.isPermanent(error);
+      if (!permanent) return { written: 0, error };
+      if (batch.length === 1) {
         this.#log(`tollgate: ledger dropped ${describeEntry(batch[0]!)}: ${describeError(error)}`);
         return { written: 1 };
       }
@@ -198,31 +198,36 @@ export class StoreLedger implements Ledger {
   async #commit(batch: Entry[]): Promise<void> {
     const settlements = unique(batch.flatMap((entry) => (entry.kind === 'settle' ? [entry.settlement] : [])));
     const rejections = unique(batch.flatMap((entry) => (entry.kind === 'reject' ? [entry.rejection] : [])));
-    const failOpen = unique(batch.flatMap((entry) => (entry.kind === 'failOpen' ? [{ requestId: entry.request.admission.requestId, ...entry.request }] : [])));
-    const outcome = await this.#store.transaction(async (tx) => {
-      await recordRejections(tx, rejections);
-      await settleRequests(tx, settlements);
-      return recordFailOpenRequests(tx, failOpen);
-    });
+    const outcome = await this.#repository.record({ settlements, rejections });
     this.#epoch++;
-    this.#allowance.written(failOpen.map((request) => request.admission), this.#epoch);
-    for (const requestId of outcome.overLimit) this.#log(`tollgate: fail-open request ${requestId} left its key's budget window over the limit (row flagged over_limit)`);
-    for (const requestId of outcome.idTaken) this.#log(`tollgate: fail-open request ${requestId} was not billed: another request already holds that id`);
+    for (const row of outcome.overLimit) this.#log(`tollgate: request ${row.requestId} of ${row.keyId}, written without a reservation, left its budget window over the limit (row flagged over_limit)`);
+    for (const requestId of outcome.idTaken) this.#log(`tollgate: request ${requestId} was not billed: another request of its key already holds that id`);
+    this.#onCommit?.({ settlements, outcome, epoch: this.#epoch });
   }
 }
 
 export function createLedger(store: Store, options?: LedgerOptions): StoreLedger {
-  return new StoreLedger(store, options);
+  return new StoreLedger(ledgerRepository(store), options);
 }
 
-/** The first entry per request id: a request is final once. */
-function unique<T extends { requestId: string }>(entries: T[]): T[] {
+/** Rejects with DeadlineError when `promise` takes longer than `ms` (it keeps running). */
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineError(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** The first entry per key and request id: a request is final once. */
+function unique<T extends { requestId: string; keyId: string }>(entries: T[]): T[] {
   const seen = new Set<string>();
-  return entries.filter((entry) => !seen.has(entry.requestId) && seen.add(entry.requestId));
+  return entries.filter((entry) => {
+    const id = `${entry.keyId}\u0000${entry.requestId}`;
+    return !seen.has(id) && seen.add(id);
+  });
 }
 
 function describeEntry(entry: Entry): string {
-  if (entry.kind === 'settle') return `settlement of ${entry.settlement.requestId}`;
-  if (entry.kind === 'reject') return `rejection of ${entry.rejection.requestId}`;
-  return `fail-open request ${entry.request.admission.requestId}`;
+  return entry.kind === 'settle' ? `settlement of ${entry.settlement.requestId}` : `rejection of ${entry.rejection.requestId}`;
 }

@@ -1,28 +1,33 @@
-import { sweepPendingRequests, type Store } from '../store';
-import { pruneRateWindows } from '../store/alerts';
-import { describeError } from './errors';
+import { databaseNow, describeError, pruneRateWindows, type Store, sweepPendingRequests } from '../store';
 
 export interface SweepOptions {
-  /** A pending row older than this is abandoned: use the longest backend timeout plus a margin. */
+  /** A pending row older than this is abandoned, whoever owns it: use the longest backend timeout plus a margin. */
   olderThanMs: number;
+  /**
+   * A pending row whose owning instance has not beaten for this long (or stopped) is abandoned at
+   * once. Absent: owners are not looked at.
+   */
+  ownerSilentMs?: number;
   now?: Date;
   /** Rows per statement (default 500). */
   batchSize?: number;
 }
 
 /**
- * Settles abandoned `pending` rows (the gateway died between admit and settle) as `incomplete`,
- * billing the prompt estimate at the row's price and releasing the reservation. Each batch is one
- * statement; rows are guarded by `status = 'pending'`, so a late settle and a sweep never both
- * count. Returns how many rows it finalized.
+ * Settles abandoned `pending` rows (their gateway died between admission and settle) as
+ * `incomplete`, billing the prompt estimate at the row's price and releasing the reservation.
+ * Each batch is one statement; rows are guarded by `status = 'pending'`, so a late settle and a
+ * sweep never both count. Returns how many rows it finalized.
  */
 export async function sweep(store: Store, options: SweepOptions): Promise<number> {
   const now = options.now ?? new Date();
-  const cutoff = new Date(now.getTime() - options.olderThanMs);
+  const startedBefore = new Date(now.getTime() - options.olderThanMs);
+  // Heartbeats carry the database's clock, so the silence is measured on it too.
+  const ownerSilentSince = options.ownerSilentMs === undefined ? undefined : new Date((await databaseNow(store)).getTime() - options.ownerSilentMs);
   const batchSize = options.batchSize ?? 500;
   let total = 0;
   for (;;) {
-    const finalized = await sweepPendingRequests(store, cutoff, now, batchSize);
+    const finalized = await sweepPendingRequests(store, { startedBefore, ownerSilentSince }, now, batchSize);
     total += finalized;
     if (finalized < batchSize) break;
   }
@@ -39,20 +44,27 @@ export interface Sweeper {
 /** Sweeps every `intervalMs` (default 60 s) on an unref'd timer; failures are logged, never thrown. */
 export function startSweeper(
   store: Store,
-  options: { olderThanMs: number; intervalMs?: number; now?: () => Date; log?: (line: string) => void },
+  options: { olderThanMs: number; ownerSilentMs?: number; intervalMs?: number; now?: () => Date; log?: (line: string) => void },
 ): Sweeper {
-  const log = options.log ?? ((line: string) => console.error(line));
+  return startInterval(async () => {
+    const finalized = await sweep(store, { olderThanMs: options.olderThanMs, ownerSilentMs: options.ownerSilentMs, now: options.now?.() });
+    if (finalized > 0) (options.log ?? console.error)(`tollgate: swept ${finalized} abandoned request(s) as incomplete`);
+  }, options.intervalMs ?? 60_000, (error) => (options.log ?? console.error)(`tollgate: sweep failed (${describeError(error)}); will retry`));
+}
+
+/** Runs `task` every `intervalMs`, one run at a time, on an unref'd timer; `stop` waits for a run in progress. */
+export function startInterval(task: () => Promise<void>, intervalMs: number, onError: (error: unknown) => void): Sweeper {
   let running: Promise<void> = Promise.resolve();
+  let busy = false;
   const timer = setInterval(() => {
-    running = running.then(async () => {
-      try {
-        const finalized = await sweep(store, { olderThanMs: options.olderThanMs, now: options.now?.() });
-        if (finalized > 0) log(`tollgate: swept ${finalized} abandoned request(s) as incomplete`);
-      } catch (error) {
-        log(`tollgate: sweep failed (${describeError(error)}); will retry`);
-      }
-    });
-  }, options.intervalMs ?? 60_000);
+    if (busy) return;
+    busy = true;
+    running = task()
+      .catch(onError)
+      .finally(() => {
+        busy = false;
+      });
+  }, intervalMs);
   (timer as { unref?: () => void }).unref?.();
   return {
     async stop() {

@@ -188,8 +188,8 @@ describe('the Worker in workerd with the OpenAI SDK', () => {
     const abandoned = `req_${RUN}_abandoned`;
     // What an invocation killed between admit and settle leaves behind.
     await sql`
-      INSERT INTO usage_events (request_id, key_id, endpoint, requested_model, routed_model, backend, status, stream, prompt_tokens_estimated, max_completion_tokens, price_id, started_at)
-      SELECT ${abandoned}, key_id, endpoint, requested_model, routed_model, backend, 'pending', false, 10, 10, price_id, now() - interval '1 hour'
+      INSERT INTO usage_events (request_id, key_id, endpoint, requested_model, routed_model, backend, status, stream, prompt_tokens_estimated, max_completion_tokens, price_id, started_at, started_month)
+      SELECT ${abandoned}, key_id, endpoint, requested_model, routed_model, backend, 'pending', false, 10, 10, price_id, now() - interval '1 hour', started_month
       FROM usage_events WHERE request_id = ${requestId}`;
     const response = await fetch(`${worker.url}/__scheduled?cron=${encodeURIComponent('*/10 * * * *')}`);
     expect(response.status).toBe(200);
@@ -233,7 +233,7 @@ async function settledRow(requestId: string): Promise<UsageRow> {
   let row: UsageRow | undefined;
   await until(async () => {
     [row] = await sql<UsageRow[]>`
-      SELECT status, stream, usage_source, prompt_tokens, completion_tokens, billed_cost::text AS billed_cost, error_code
+      SELECT status, stream, usage_source, prompt_tokens::int AS prompt_tokens, completion_tokens::int AS completion_tokens, billed_cost::text AS billed_cost, error_code
       FROM usage_events WHERE request_id = ${requestId}`;
     return row !== undefined && row.status !== 'pending';
   }, `a final ledger row for ${requestId}`);

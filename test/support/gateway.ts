@@ -6,11 +6,12 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { createApp } from '../../src/app';
 import { parseConfig, defaultConfigInput, type Config } from '../../src/config';
-import { buildDeps } from '../../src/gateway';
-import { nodeUpstreamFetch } from '../../src/runtime/node-fetch';
+import { buildDeps, nodeLedger } from '../../src/gateway';
+import { BudgetAlerts } from '../../src/alerts';
+import { nodeRequestIO } from '../../src/runtime/node-request';
+import { nodeUpstreamClient } from '../../src/runtime/node-upstream';
 import type { Store } from '../../src/store/db';
-import { createLedger } from '../../src/usage';
-import type { Ledger } from '../../src/usage/types';
+import type { FailOpenLedger } from '../../src/usage';
 
 export const ADMIN_TOKEN = 'tgadmin_test_operator_token';
 
@@ -24,7 +25,7 @@ export function testConfig(backendUrl: string, patch: (input: any) => void = () 
 export interface TestGateway {
   url: string;
   store: Store;
-  ledger: Ledger;
+  ledger: FailOpenLedger;
   config: Config;
   /** Calls the admin API with the operator token. */
   admin(method: string, path: string, body?: unknown): Promise<Response>;
@@ -35,9 +36,23 @@ export interface TestGateway {
 
 /** The real app over real HTTP on loopback, in this process, on the given store. */
 export async function startTestGateway(opts: { store: Store; config: Config; now?: () => Date }): Promise<TestGateway> {
-  const ledger = createLedger(opts.store, { log: () => {} });
-  // The upstream client `npm start` uses, so these tests cover it.
-  const deps = await buildDeps({ config: opts.config, store: opts.store, ledger, adminToken: ADMIN_TOKEN, log: () => {}, now: opts.now, fetch: nodeUpstreamFetch() });
+  const log = () => {};
+  const now = opts.now ?? (() => new Date());
+  const alerts = new BudgetAlerts({ store: opts.store, webhookUrl: opts.config.gateway.alertWebhookUrl, fetch: (input, init) => fetch(input, init), log, now });
+  // The ledger, upstream client and request reader `npm start` uses, so these tests cover them.
+  const { ledger } = nodeLedger(opts.store, alerts, { log });
+  const deps = await buildDeps({
+    config: opts.config,
+    store: opts.store,
+    ledger,
+    alerts,
+    adminToken: ADMIN_TOKEN,
+    log,
+    now,
+    upstream: nodeUpstreamClient(),
+    io: nodeRequestIO,
+    failOpenAdmitted: () => ledger.failOpenAdmitted,
+  });
   const app = createApp(deps);
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));

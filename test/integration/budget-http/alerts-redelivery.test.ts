@@ -4,7 +4,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { BudgetAlerts } from '../../../src/alerts';
 import { listAlerts } from '../../../src/store/alerts';
 import { createKey } from '../../../src/store/keys';
-import type { BudgetState } from '../../../src/usage/types';
+import type { BudgetState } from '../../../src/ledger';
 import { databases } from '../support/databases';
 
 /** A webhook receiver that refuses (503) until told to accept, and keeps every body it saw. */

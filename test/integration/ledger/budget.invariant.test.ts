@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type Store } from '../../../src/store';
 import { createLedger, type StoreLedger } from '../../../src/usage';
-import type { AdmitResult } from '../../../src/usage/types';
+import type { AdmitResult } from '../../../src/ledger';
 import { closePeer, databases, openPeer, type TestStore } from '../support/databases';
 import {
   COMPLETION_TOKEN,

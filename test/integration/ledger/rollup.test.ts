@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { costOf } from '../../../src/pricing';
 import { addPriceVersion, currentPrice, getRequest, type Store } from '../../../src/store';
 import { createLedger, type StoreLedger } from '../../../src/usage';
-import type { Admission } from '../../../src/usage/types';
+import type { Admission } from '../../../src/ledger';
 import { databases } from '../support/databases';
 import { admission, createTestKey, ledgerSums, seedTestPrices, settlement, usd } from '../support/ledger';
 

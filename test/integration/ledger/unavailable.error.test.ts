@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createLedger, LedgerUnavailableError, type StoreLedger } from '../../../src/usage';
-import type { Admission, Rejection } from '../../../src/usage/types';
+import { LedgerUnavailableError } from '../../../src/ledger';
+import { createLedger, type StoreLedger } from '../../../src/usage';
+import type { Admission, Rejection } from '../../../src/ledger';
 import { databases, type TestStore } from '../support/databases';
 import { admission, createTestKey, ledgerSums, seedTestPrices, settlement, statusCounts, usd, windowTotals } from '../support/ledger';
 import { outageFor, type Outage } from '../support/outage';

@@ -1,12 +1,12 @@
 import { describe, expect, test } from 'vitest';
-import { windowFor, type BudgetPeriod } from '../../../src/budget';
-import { type Store } from '../../../src/store';
+import type { BudgetPeriod } from '../../../src/budget';
+import { budgetWindowAt, type Store } from '../../../src/store';
 import type { StoreLedger } from '../../../src/usage';
 import { databases } from '../support/databases';
 import { admission, createTestKey, useLedgerStore, usd } from '../support/ledger';
 
-// Admission computes the window in SQL from the budget row; budget/windowFor computes it in
-// TypeScript for reports and the API. The two must agree, DST edges included.
+// Admission computes the window in its own statement from the budget row; the admin view,
+// /v1/estimate and reports ask budgetWindowAt. The two must agree, DST edges included.
 const cases: [BudgetPeriod, string, string][] = [
   ['day', 'UTC', '2026-11-29T10:00:00Z'],
   ['day', 'America/New_York', '2026-11-29T03:00:00Z'],
@@ -29,12 +29,12 @@ describe.each(databases)('budget windows at admission on $name', (database) => {
   let ledger: StoreLedger;
   useLedgerStore(database, (opened) => ({ store, ledger } = opened));
 
-  test.each(cases)('%s in %s at %s: the same window as windowFor', async (period, timezone, now) => {
+  test.each(cases)('%s in %s at %s: the same window as budgetWindowAt', async (period, timezone, now) => {
     const keyId = await createTestKey(store, { limitCost: usd('1'), limitTokens: null, period, timezone });
     const startedAt = new Date(now);
     const result = await ledger.admit(admission(keyId, { startedAt }));
     expect(result.admitted).toBe(true);
     if (!result.admitted) return;
-    expect(result.budget?.windowStart).toEqual(windowFor(period, timezone, startedAt).windowStart);
+    expect(result.budget?.windowStart).toEqual((await budgetWindowAt(store, period, timezone, startedAt)).windowStart);
   });
 });

@@ -16,8 +16,11 @@ const expectedTables = [
   'tollgate_migrations',
 ].sort();
 
+/** Tables (partitioned ones included, but not their partitions, nor views). */
 const tables = (store: Store) =>
-  store.rows<{ name: string }>(sql`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`);
+  store.rows<{ name: string }>(sql`
+    SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1`);
 
 describe('embedded migrations', () => {
   test('match the SQL files in drizzle/ (run scripts/embed-migrations.ts after drizzle-kit generate)', async () => {
@@ -84,5 +87,30 @@ describe.runIf(postgresAvailable)('migrations from two instances at once on post
       for (const store of stores) await store.close();
       await database.drop();
     }
+  });
+});
+
+describe.each(databases)('the ledger partitions on $name', (database) => {
+  let store: Store | undefined;
+  afterAll(async () => store?.close());
+
+  test('usage_events is partitioned by month; a month without its partition lands in the default one and moves into it when it is made', async () => {
+    store = await database.open();
+    const { ensureUsagePartitions, createKey } = await import('../../../src/store');
+    await createKey(store, { id: 'key_p', name: 'p', prefix: 'p', hash: 'h_p', scopes: ['proxy'] });
+    const insert = (requestId: string, startedAt: string) =>
+      store!.rows(sql`
+        INSERT INTO usage_events (request_id, key_id, endpoint, requested_model, status, stream, started_at, started_month)
+        VALUES (${requestId}, 'key_p', 'chat.completions', 'gpt-4', 'rejected', false, ${startedAt}::timestamptz, date_trunc('month', ${startedAt}::timestamptz AT TIME ZONE 'UTC')::date)`);
+    const partitionOf = async (requestId: string) =>
+      (await store!.rows<{ partition: string }>(sql`SELECT tableoid::regclass::text AS partition FROM usage_events WHERE request_id = ${requestId}`))[0]?.partition;
+
+    await insert('req_far', '2031-05-17T12:00:00Z');
+    expect(await partitionOf('req_far')).toBe('usage_events_default');
+    expect(await ensureUsagePartitions(store, new Date('2031-05-01T00:00:00Z'), 0)).toBe(1);
+    expect(await partitionOf('req_far')).toBe('usage_events_y2031m05');
+    expect(await ensureUsagePartitions(store, new Date('2031-05-20T00:00:00Z'), 0)).toBe(0);
+    await insert('req_far_2', '2031-05-31T23:59:59Z');
+    expect(await partitionOf('req_far_2')).toBe('usage_events_y2031m05');
   });
 });

@@ -3,7 +3,8 @@ import { sql } from 'drizzle-orm';
 import { parseUsd, type Money } from '../../../src/pricing';
 import { createKey, seedPricesFromConfig, setBudget, type BudgetSettings, type Store } from '../../../src/store';
 import { afterAll, beforeAll } from 'vitest';
-import { createLedger, type Admission, type Settlement, type StoreLedger } from '../../../src/usage';
+import type { Admission, Settlement } from '../../../src/ledger';
+import { createLedger, type StoreLedger } from '../../../src/usage';
 import type { TestDatabase } from './databases';
 
 /** gpt-4 at $0.03 / $0.06 per 1k: a prompt token costs PROMPT_TOKEN, a completion token COMPLETION_TOKEN. */
@@ -26,7 +27,7 @@ export async function seedTestPrices(store: Store): Promise<void> {
 /** A live key, with a budget when given one. */
 export async function createTestKey(store: Store, budget?: BudgetSettings): Promise<string> {
   const id = `key_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
-  await createKey(store, { id, name: id, prefix: id.slice(0, 8), hash: randomUUID(), scopes: ['chat'] });
+  await createKey(store, { id, name: id, prefix: id.slice(0, 8), hash: randomUUID(), scopes: ['proxy'] });
   if (budget) await setBudget(store, id, budget);
   return id;
 }
@@ -34,8 +35,11 @@ export async function createTestKey(store: Store, budget?: BudgetSettings): Prom
 export const DAY_WINDOW = { windowStart: new Date('2026-11-29T00:00:00Z'), windowEnd: new Date('2026-11-30T00:00:00Z') };
 export const STARTED_AT = new Date('2026-11-29T10:00:00Z');
 
+/** Every admission made here, by request id: a settlement needs its key and start (the row's partition). */
+const admissions = new Map<string, Admission>();
+
 export function admission(keyId: string, fields: Partial<Admission> = {}): Admission {
-  return {
+  const made: Admission = {
     requestId: `req_${randomUUID()}`,
     keyId,
     endpoint: 'chat.completions',
@@ -48,11 +52,17 @@ export function admission(keyId: string, fields: Partial<Admission> = {}): Admis
     startedAt: STARTED_AT,
     ...fields,
   };
+  admissions.set(made.requestId, made);
+  return made;
 }
 
+/** The final word on an admission made with `admission()` (by its request id), with `fields` changed. */
 export function settlement(requestId: string, fields: Partial<Settlement> = {}): Settlement {
+  const made = admissions.get(requestId);
   return {
     requestId,
+    keyId: made?.keyId ?? 'key_unknown',
+    startedAt: made?.startedAt ?? STARTED_AT,
     status: 'ok',
     promptTokens: 100,
     completionTokens: 20,

@@ -75,7 +75,10 @@ export function storeWithOutage(store: Store): { store: Store; down(): void; up(
       },
     });
   const guard = (ex: Executor): Executor => ({
-    db: guardDb(ex.db),
+    // Lazily: a postgres.js transaction builds its drizzle handle only when asked.
+    get db() {
+      return guardDb(ex.db);
+    },
     async rows(query) {
       refuse();
       return ex.rows(query);

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { parseUsd, type Price } from '../../../src/pricing';
 import { FailOpenAllowance } from '../../../src/usage';
-import type { Admission, AdmitResult, BudgetState } from '../../../src/usage/types';
+import type { Admission, AdmitResult, BudgetState } from '../../../src/ledger';
 
 // gpt-4 at $0.03 / $0.06 per 1k: 100 prompt + 50 completion tokens cost at most $0.006.
 const price: Price = { id: 1, model: 'gpt-4', promptPer1k: parseUsd('0.03'), completionPer1k: parseUsd('0.06'), effectiveFrom: new Date(0) };

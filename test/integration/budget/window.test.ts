@@ -1,9 +1,17 @@
 import { describe, expect, test } from 'vitest';
-import { TOTAL_WINDOW, windowFor, type BudgetPeriod } from '../../../src/budget';
+import { TOTAL_WINDOW, type BudgetPeriod } from '../../../src/budget';
+import { budgetWindowAt, isKnownTimeZone, rootCause, type Store } from '../../../src/store';
+import { databases } from '../support/databases';
+import { useLedgerStore } from '../support/ledger';
 
 const at = (iso: string) => new Date(iso);
 
-describe('windowFor', () => {
+// The budget window rule, computed in one place (SQL, store/windows.ts), on both databases.
+describe.each(databases)('budget windows on $name', (database) => {
+  let store: Store;
+  useLedgerStore(database, (opened) => ({ store } = opened));
+  const windowFor = (period: BudgetPeriod, zone: string, now: Date) => budgetWindowAt(store, period, zone, now);
+
   test.each<[string, BudgetPeriod, string, string, string, string]>([
     // name, period, zone, now, expected start, expected end
     ['a UTC day', 'day', 'UTC', '2026-11-29T10:00:00Z', '2026-11-29T00:00:00.000Z', '2026-11-30T00:00:00.000Z'],
@@ -24,31 +32,34 @@ describe('windowFor', () => {
     ['Los Angeles February, seen on March 1 UTC', 'month', 'America/Los_Angeles', '2026-03-01T07:00:00Z', '2026-02-01T08:00:00.000Z', '2026-03-01T08:00:00.000Z'],
     ['a Los Angeles month containing spring-forward', 'month', 'America/Los_Angeles', '2026-03-20T00:00:00Z', '2026-03-01T08:00:00.000Z', '2026-04-01T07:00:00.000Z'],
     ['a leap February', 'month', 'UTC', '2028-02-29T23:00:00Z', '2028-02-01T00:00:00.000Z', '2028-03-01T00:00:00.000Z'],
-  ])('%s', (_name, period, zone, now, start, end) => {
-    const window = windowFor(period, zone, at(now));
+  ])('%s', async (_name, period, zone, now, start, end) => {
+    const window = await windowFor(period, zone, at(now));
     expect([window.windowStart.toISOString(), window.windowEnd.toISOString()]).toEqual([start, end]);
     expect(window.windowStart.getTime()).toBeLessThanOrEqual(at(now).getTime());
     expect(at(now).getTime()).toBeLessThan(window.windowEnd.getTime());
   });
 
-  test('a total budget has one window for all time, whatever the zone', () => {
-    expect(windowFor('total', 'Asia/Tokyo', at('2026-11-29T10:00:00Z'))).toEqual(TOTAL_WINDOW);
+  test('a total budget has one window for all time, whatever the zone', async () => {
+    expect(await windowFor('total', 'Asia/Tokyo', at('2026-11-29T10:00:00Z'))).toEqual(TOTAL_WINDOW);
     expect(TOTAL_WINDOW.windowStart.toISOString()).toBe('1970-01-01T00:00:00.000Z');
   });
 
-  test('consecutive windows tile time with no gap or overlap', () => {
+  test('consecutive windows tile time with no gap or overlap', async () => {
     for (const [period, zone] of [['day', 'Europe/Berlin'], ['week', 'America/Santiago'], ['month', 'Australia/Lord_Howe']] as const) {
-      let window = windowFor(period, zone, at('2026-01-01T00:00:00Z'));
+      let window = await windowFor(period, zone, at('2026-01-01T00:00:00Z'));
       for (let index = 0; index < 60; index++) {
-        const next = windowFor(period, zone, window.windowEnd);
+        const next = await windowFor(period, zone, window.windowEnd);
         expect(next.windowStart).toEqual(window.windowEnd);
-        expect(windowFor(period, zone, new Date(window.windowEnd.getTime() - 1))).toEqual(window);
+        expect(await windowFor(period, zone, new Date(window.windowEnd.getTime() - 1))).toEqual(window);
         window = next;
       }
     }
   });
 
-  test('an unknown time zone is a RangeError', () => {
-    expect(() => windowFor('day', 'Mars/Olympus_Mons', new Date())).toThrow(RangeError);
+  test('an unknown time zone is an error, and the admin API can tell one beforehand', async () => {
+    const failure = await windowFor('day', 'Mars/Olympus_Mons', new Date()).catch((error: unknown) => rootCause(error));
+    expect((failure as Error).message).toMatch(/time zone/);
+    expect(await isKnownTimeZone(store, 'Mars/Olympus_Mons')).toBe(false);
+    expect(await isKnownTimeZone(store, 'Asia/Kolkata')).toBe(true);
   });
 });

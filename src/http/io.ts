@@ -1,0 +1,41 @@
+import type { Context } from 'hono';
+import type { HonoEnv, RequestIO } from '../deps';
+import { GatewayError } from '../errors';
+
+export const tooLarge = (maxBytes: number) =>
+  new GatewayError(413, `The request body is larger than the limit of ${maxBytes} bytes.`, { code: 'request_too_large' });
+
+/** The standard RequestIO, on the web Request: works on every runtime and with `app.request`. */
+export const webRequestIO: RequestIO = {
+  async bodyText(c, maxBytes) {
+    return new TextDecoder().decode(await readWebBody(c.req.raw, maxBytes));
+  },
+  clientSignal(c: Context<HonoEnv>) {
+    return c.req.raw.signal;
+  },
+};
+
+async function readWebBody(request: Request, maxBytes: number): Promise<Uint8Array> {
+  if (!request.body) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(maxBytes);
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}

@@ -1,0 +1,63 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { Readable } from 'node:stream';
+import type { UpstreamClient, UpstreamReply } from '../proxy/upstream';
+import { readAll } from './read-all';
+
+/**
+ * The upstream client on Node: plain node:http with keep-alive pools, which costs less per
+ * request than undici's fetch. A JSON answer is read straight off the socket; the web stream is
+ * built only when a relay asks for it (SSE). Workers keep the platform's fetch.
+ */
+export function nodeUpstreamClient(maxSockets = 256): UpstreamClient {
+  const agents = { http: new HttpAgent({ keepAlive: true, maxSockets }), https: new HttpsAgent({ keepAlive: true, maxSockets }) };
+  return {
+    post: (target, init) =>
+      new Promise<UpstreamReply>((resolve, reject) => {
+        const url = new URL(target);
+        const secure = url.protocol === 'https:';
+        const headers = { ...init.headers, 'content-length': String(Buffer.byteLength(init.body)) };
+        const req = (secure ? httpsRequest : httpRequest)(
+          url,
+          { method: 'POST', headers, agent: secure ? agents.https : agents.http, signal: init.signal },
+          (res: IncomingMessage) => resolve(new NodeUpstreamReply(res)),
+        );
+        req.on('error', reject);
+        req.end(init.body);
+      }),
+  };
+}
+
+/** A reply over a node:http answer, building the costly web stream only when asked for. */
+class NodeUpstreamReply implements UpstreamReply {
+  readonly status: number;
+  readonly #res: IncomingMessage;
+  #used = false;
+
+  constructor(res: IncomingMessage) {
+    this.#res = res;
+    this.status = res.statusCode ?? 502;
+  }
+
+  header(name: string): string | null {
+    const value = this.#res.headers[name.toLowerCase()];
+    return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+  }
+
+  stream(): ReadableStream<Uint8Array> | null {
+    if (this.status === 204 || this.status === 304) return null;
+    this.#take();
+    return Readable.toWeb(this.#res) as ReadableStream<Uint8Array>;
+  }
+
+  async text(): Promise<string> {
+    if (this.status === 204 || this.status === 304) return '';
+    this.#take();
+    return new TextDecoder().decode(await readAll(this.#res, { closedEarly: () => new Error('the backend closed the connection before the end of the body') }));
+  }
+
+  #take(): void {
+    if (this.#used) throw new TypeError('the reply body was already read');
+    this.#used = true;
+  }
+}
