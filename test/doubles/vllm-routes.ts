@@ -64,7 +64,7 @@ async function completions(ex: Exchange) {
     if (tokens + checked > behavior.maxModelLen) return badRequest(ex, contextLengthMessage(behavior.maxModelLen, tokens, checked));
     prompts.push({ tokens, cap: maxTokens ?? behavior.maxModelLen - tokens });
   }
-  const script: Script = { ...chatScript({}, behavior), reasoningTokens: 0 }; // no parsers on /v1/completions
+  const script: Script = { ...contentScript(behavior), reasoningTokens: 0 }; // vLLM runs no parsers on /v1/completions
   return generate(ex, plan('text', modelName(body), prompts, { returned: n, generated: Math.max(n, bestOf) }, script));
 }
 
@@ -76,11 +76,19 @@ function samplingError(body: any): string | undefined {
   return undefined;
 }
 
+const contentScript = (behavior: Behavior): Script => ({
+  word: behavior.word,
+  contentTokens: behavior.completionTokens,
+  reasoningTokens: behavior.reasoningTokens,
+  reasoningField: behavior.reasoningField,
+  toolFinish: 'tool_calls',
+});
+
 function chatScript(body: any, behavior: Behavior): Script {
-  const base = { word: behavior.word, contentTokens: behavior.completionTokens, reasoningTokens: behavior.reasoningTokens, reasoningField: behavior.reasoningField };
+  const base = contentScript(behavior);
   const tools: any[] = Array.isArray(body.tools) ? body.tools : [];
   // vLLM parses tool calls only when the request offers tools and tool_choice allows them
-  if (!behavior.toolCalls || tools.length === 0 || body.tool_choice === 'none') return { ...base, toolFinish: 'tool_calls' };
+  if (!behavior.toolCalls || tools.length === 0 || body.tool_choice === 'none') return base;
   const named: string | undefined = body.tool_choice?.function?.name;
   const fallback = named ?? tools[0]?.function?.name ?? 'fake_tool';
   const toolCalls = behavior.toolCalls.map((call) => ({ name: named ?? call.name ?? fallback, arguments: call.arguments }));
