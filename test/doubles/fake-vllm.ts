@@ -1,105 +1,58 @@
 // A fake vLLM OpenAI-compatible server on real loopback HTTP, for integration and e2e tests.
 // Standalone: `npx tsx test/doubles/fake-vllm.ts --port 8000 [--host 127.0.0.1] [--behavior '{"latencyMs":50}']`
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import {
-  countTokens, chatPromptTokens, contextLengthMessage, embeddingInputs, embeddingLengthMessage, fakeEmbedding,
-  modelList, newId, promptTokenCounts, unixNow, usage, vllmError,
-} from './vllm-protocol';
-import { streamGeneration, type Generation } from './vllm-stream';
+import { type Behavior, defaultBehavior, type ReceivedRequest } from './behavior';
+import { countTokens, unixNow, vllmError } from './vllm-protocol';
+import { routes } from './vllm-routes';
 import { Wire } from './wire';
 
-export interface Behavior {
-  /** Tokens generated per choice, capped by max_tokens / max_completion_tokens when sent. */
-  completionTokens: number;
-  /** Text of one generated token: content is `word` repeated. */
-  word: string;
-  /** Delay before the response head (errors included). */
-  latencyMs: number;
-  /** Delay between streamed SSE events. */
-  chunkDelayMs: number;
-  /** Never report usage: no body `usage`, no include_usage chunk. */
-  omitUsage: boolean;
-  /** Report these numbers instead of the true ones. */
-  usageOverride?: { prompt_tokens?: number; completion_tokens?: number };
-  /** Write each SSE event in 2-3 separate TCP writes split mid-line. */
-  splitWrites: boolean;
-  /** Status: answer that error. disconnect: destroy the socket before the head, or after N SSE events of a stream. hang: never answer. */
-  fail?: { status: number; body?: unknown } | { kind: 'disconnect'; afterChunks?: number } | { kind: 'hang' };
-  /** prompt + max_tokens above this gets vLLM's 400 context-length error. */
-  maxModelLen: number;
-  /** A stream waits on this before its last content chunk. */
-  gate?: Promise<void>;
-}
-
-export interface ReceivedRequest {
-  method: string;
-  path: string;
-  headers: Record<string, string | string[] | undefined>;
-  /** Parsed JSON; the raw text when it was not JSON; undefined when empty. */
-  body: any;
-  receivedAt: number;
-  /** The client went away before the response ended. */
-  aborted: boolean;
-}
+export { type Behavior, defaultBehavior, type ReceivedRequest, type ScriptedToolCall } from './behavior';
+export { DEFAULT_MODEL } from './vllm-routes';
 
 export interface FakeVllm {
   /** Base URL ending in /v1. */
   url: string;
   received: ReceivedRequest[];
+  /** POST requests being answered right now (a replica's outstanding requests). */
+  readonly inFlight: number;
   /** Merge into the current behavior; requests already running keep what they started with. */
   behave(patch: Partial<Behavior>): void;
   /** Default behavior, clear `received` and the models seen. */
   reset(): void;
+  /** Resolves once no POST request is in flight. */
+  whenIdle(): Promise<void>;
+  /** Die as a crashed replica does: open connections cut, new ones refused, until start(). */
+  stop(): Promise<void>;
+  /** Listen again on the same port after stop(). */
+  start(): Promise<void>;
   close(): Promise<void>;
 }
-
-export const defaultBehavior: Readonly<Behavior> = {
-  completionTokens: 5,
-  word: ' tok',
-  latencyMs: 0,
-  chunkDelayMs: 0,
-  omitUsage: false,
-  splitWrites: false,
-  maxModelLen: 1_000_000,
-};
-
-/** Served model name reported by /v1/models before any request names one. */
-export const DEFAULT_MODEL = 'fake-model';
 
 interface State {
   behavior: Behavior;
   received: ReceivedRequest[];
   models: Set<string>;
   readonly startedAt: number;
+  /** Exchanges still open, to cut when the replica stops. */
+  wires: Set<Wire>;
+  inFlight: number;
+  idle: (() => void)[];
 }
-
-interface Exchange {
-  wire: Wire;
-  body: any;
-  behavior: Behavior;
-  state: State;
-}
-
-const routes: Record<string, { method: string; answer: (ex: Exchange) => Promise<void> | void }> = {
-  '/v1/chat/completions': { method: 'POST', answer: chatCompletions },
-  '/v1/completions': { method: 'POST', answer: completions },
-  '/v1/embeddings': { method: 'POST', answer: embeddings },
-  '/v1/models': { method: 'GET', answer: models },
-  '/health': { method: 'GET', answer: ({ wire }) => wire.json(200, {}) },
-};
 
 /**
  * Start a fake vLLM on loopback (port 0 unless told otherwise).
  * @example
- * const vllm = await startFakeVllm({ completionTokens: 3 });
+ * const vllm = await startFakeVllm({ completionTokens: 3, tokenMs: 10 });
  * await fetch(`${vllm.url}/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'm', messages: [] }) });
+ * await vllm.stop(); // connections refused, as a dead replica
+ * await vllm.start();
  * await vllm.close();
  */
 export async function startFakeVllm(initial: Partial<Behavior> = {}, listen: { port?: number; host?: string } = {}): Promise<FakeVllm> {
-  const state: State = { behavior: { ...defaultBehavior, ...initial }, received: [], models: new Set(), startedAt: unixNow() };
+  const state: State = { behavior: { ...defaultBehavior, ...initial }, received: [], models: new Set(), startedAt: unixNow(), wires: new Set(), inFlight: 0, idle: [] };
   countTokens(''); // build the encoder now: its first use takes most of a second, which would look like latency
   const server = createServer({ noDelay: true }, (req, res) => {
     answer(req, res, state).catch((err: unknown) => {
@@ -108,34 +61,64 @@ export async function startFakeVllm(initial: Partial<Behavior> = {}, listen: { p
     });
   });
   const host = listen.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port ?? 0, host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  await listenOn(server, listen.port ?? 0, host);
+  const { port } = server.address() as AddressInfo; // kept: start() comes back on the same port
+  let listening = true;
+  const shutDown = async () => {
+    if (!listening) return;
+    listening = false;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const wire of state.wires) wire.destroy(); // not client aborts: the server went away
+    server.closeAllConnections(); // hung and keep-alive sockets would hold close() forever
+    await closed;
+  };
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}/v1`,
     received: state.received,
+    get inFlight() {
+      return state.inFlight;
+    },
     behave: (patch) => void Object.assign(state.behavior, patch),
     reset: () => {
       state.behavior = { ...defaultBehavior };
       state.received.length = 0; // keep the array identity callers hold
       state.models.clear();
     },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections(); // hung and keep-alive sockets would hold close() forever
-      }),
+    whenIdle: () => (state.inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => state.idle.push(resolve))),
+    stop: shutDown,
+    start: async () => {
+      if (listening) return;
+      await listenOn(server, port, host);
+      listening = true;
+    },
+    close: shutDown,
   };
 }
 
-async function answer(req: IncomingMessage, res: ServerResponse, state: State): Promise<void> {
+function listenOn(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+async function answer(req: IncomingMessage, res: ServerResponse, state: State): Promise<unknown> {
   const behavior = { ...state.behavior };
   const path = new URL(req.url ?? '/', 'http://fake').pathname;
-  const record: ReceivedRequest = { method: req.method ?? 'GET', path, headers: req.headers, body: undefined, receivedAt: Date.now(), aborted: false };
+  const record: ReceivedRequest = {
+    method: req.method ?? 'GET', path, headers: req.headers, body: undefined, receivedAt: Date.now(),
+    aborted: false, completed: false, generatedTokens: 0, sentTokens: 0,
+  };
   state.received.push(record);
   const wire = new Wire(res, () => (record.aborted = true), behavior);
+  res.once('finish', () => (record.completed = true));
+  state.wires.add(wire);
+  void wire.closed.then(() => state.wires.delete(wire));
+  // counted from arrival, so a burst sees the requests ahead of it
+  const overloaded = record.method === 'POST' && !admit(state, behavior, wire);
 
   const raw = await readBody(req);
   let invalidJson: string | undefined;
@@ -147,11 +130,20 @@ async function answer(req: IncomingMessage, res: ServerResponse, state: State): 
       invalidJson = (err as Error).message;
     }
   }
+  if (path === '/health' && behavior.health !== 'follow') {
+    // an empty 503 is what vLLM's /health answers once its engine is dead
+    if (behavior.health === 'fail') return res.writeHead(503, { 'content-length': '0' }).end();
+    return wire.json(200, {});
+  }
+  if (overloaded) return wire.json(503, vllmError(503, `fake-vllm: more than ${behavior.maxConcurrent} requests in flight`));
   if (behavior.latencyMs > 0) await wire.sleep(behavior.latencyMs);
   if (wire.gone) return;
 
   const fail = behavior.fail;
-  if (fail && 'status' in fail) return wire.json(fail.status, fail.body ?? vllmError(fail.status, `fake-vllm: injected failure (status ${fail.status})`));
+  if (fail && 'status' in fail) {
+    const headers: Record<string, string> = fail.retryAfter === undefined ? {} : { 'retry-after': String(fail.retryAfter) };
+    return wire.json(fail.status, fail.body ?? vllmError(fail.status, `fake-vllm: injected failure (status ${fail.status})`), headers);
+  }
   if (fail?.kind === 'hang') return;
   if (fail?.kind === 'disconnect') {
     if (fail.afterChunks === undefined) return wire.destroy();
@@ -164,7 +156,18 @@ async function answer(req: IncomingMessage, res: ServerResponse, state: State): 
   if (invalidJson !== undefined) return wire.json(400, vllmError(400, `Invalid JSON in request body: ${invalidJson}`));
   if (route.method === 'POST' && !isObject(record.body)) return wire.json(400, vllmError(400, 'Request body must be a JSON object'));
   if (typeof record.body?.model === 'string') state.models.add(record.body.model);
-  await route.answer({ wire, body: record.body, behavior, state });
+  return route.answer({ wire, body: record.body, behavior, record, models: state.models, startedAt: state.startedAt });
+}
+
+/** Count a POST in flight until its connection's exchange closes; false when maxConcurrent is reached. */
+function admit(state: State, behavior: Behavior, wire: Wire): boolean {
+  if (behavior.maxConcurrent !== undefined && state.inFlight >= behavior.maxConcurrent) return false;
+  state.inFlight++;
+  void wire.closed.then(() => {
+    if (--state.inFlight > 0) return;
+    for (const resolve of state.idle.splice(0)) resolve();
+  });
+  return true;
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
@@ -177,75 +180,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function chatCompletions(ex: Exchange) {
-  const { messages } = ex.body;
-  if (!Array.isArray(messages) || messages.length === 0) return ex.wire.json(400, vllmError(400, 'messages: a non-empty array is required'));
-  const maxTokens = wholeNumber(ex.body.max_completion_tokens) ?? wholeNumber(ex.body.max_tokens);
-  return generate(ex, 'chat', [chatPromptTokens(messages)], maxTokens);
-}
-
-function completions(ex: Exchange) {
-  const counts = promptTokenCounts(ex.body.prompt);
-  if (!counts) return ex.wire.json(400, vllmError(400, 'prompt: a string, string[], number[] or number[][] is required'));
-  return generate(ex, 'text', counts, wholeNumber(ex.body.max_tokens));
-}
-
-function generate({ wire, body, behavior }: Exchange, kind: Generation['kind'], promptCounts: number[], maxTokens: number | undefined) {
-  for (const promptTokens of promptCounts) {
-    const tooLong = maxTokens === undefined ? promptTokens >= behavior.maxModelLen : promptTokens + maxTokens > behavior.maxModelLen;
-    if (tooLong) return wire.json(400, vllmError(400, contextLengthMessage(behavior.maxModelLen, promptTokens, maxTokens)));
-  }
-  const n = wholeNumber(body.n) || 1;
-  const tokensPerChoice = maxTokens === undefined ? behavior.completionTokens : Math.min(maxTokens, behavior.completionTokens);
-  const gen: Generation = {
-    kind,
-    id: newId(kind === 'chat' ? 'chatcmpl' : 'cmpl'),
-    created: unixNow(),
-    model: typeof body.model === 'string' ? body.model : DEFAULT_MODEL,
-    choiceCount: promptCounts.length * n, // vLLM: n choices per prompt, indexed prompt-major
-    tokensPerChoice,
-    finishReason: maxTokens !== undefined && behavior.completionTokens >= maxTokens ? 'length' : 'stop',
-    usage: behavior.omitUsage ? undefined : usage(sum(promptCounts), tokensPerChoice * promptCounts.length * n, behavior.usageOverride),
-  };
-  if (body.stream === true) return streamGeneration(wire, gen, behavior, body.stream_options?.include_usage === true);
-
-  const content = behavior.word.repeat(tokensPerChoice);
-  const choices = Array.from({ length: gen.choiceCount }, (_, index) =>
-    kind === 'chat'
-      ? { index, message: { role: 'assistant', content }, logprobs: null, finish_reason: gen.finishReason }
-      : { index, text: content, logprobs: null, finish_reason: gen.finishReason },
-  );
-  const object = kind === 'chat' ? 'chat.completion' : 'text_completion';
-  return wire.json(200, {
-    id: gen.id, object, created: gen.created, model: gen.model, choices,
-    ...(gen.usage && { usage: { ...gen.usage, prompt_tokens_details: null } }),
-  });
-}
-
-function models({ wire, state, behavior }: Exchange) {
-  const names = state.models.size > 0 ? state.models : [DEFAULT_MODEL];
-  return wire.json(200, modelList(names, behavior.maxModelLen, state.startedAt));
-}
-
-function embeddings({ wire, body, behavior }: Exchange) {
-  const inputs = embeddingInputs(body.input);
-  if (!inputs) return wire.json(400, vllmError(400, 'input: a string, string[], number[] or number[][] is required'));
-  const tooLong = inputs.find((input) => input.tokens > behavior.maxModelLen);
-  if (tooLong) return wire.json(400, vllmError(400, embeddingLengthMessage(behavior.maxModelLen, tooLong.tokens)));
-  const promptTokens = behavior.usageOverride?.prompt_tokens ?? sum(inputs.map((input) => input.tokens));
-  return wire.json(200, {
-    id: newId('embd'),
-    object: 'list',
-    created: unixNow(),
-    model: typeof body.model === 'string' ? body.model : DEFAULT_MODEL,
-    data: inputs.map((input, index) => ({ object: 'embedding', index, embedding: fakeEmbedding(input.key) })),
-    ...(!behavior.omitUsage && { usage: { prompt_tokens: promptTokens, total_tokens: promptTokens } }),
-  });
-}
-
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-const wholeNumber = (value: unknown) => (Number.isInteger(value) && (value as number) >= 0 ? (value as number) : undefined);
-const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 
 async function main() {
   const { values } = parseArgs({ options: { port: { type: 'string', default: '8000' }, host: { type: 'string', default: '127.0.0.1' }, behavior: { type: 'string', default: '{}' } } });

@@ -12,11 +12,32 @@ export function countTokens(text: string): number {
   return encoder.encode(text, [], []).length;
 }
 
-/** OpenAI's chat rule, roughly: 3 per message + every string in it, + 3 to prime the reply. */
-export function chatPromptTokens(messages: unknown[]): number {
-  let total = 3;
+/**
+ * OpenAI's chat rule, roughly: 3 per message + every string in it, + 3 to prime the reply;
+ * plus every string of the tool schemas, which the chat template renders into the prompt.
+ */
+export function chatPromptTokens(messages: unknown[], tools?: unknown): number {
+  let total = 3 + stringTokens(tools ?? []);
   for (const message of messages) total += 3 + stringTokens(message);
   return total;
+}
+
+/**
+ * `text` cut at its cl100k token boundaries, as a model streams it; a character split across
+ * tokens stays whole, in a piece worth those tokens.
+ */
+export function tokenPieces(text: string): { text: string; tokens: number }[] {
+  encoder ??= new Tiktoken(cl100k);
+  const ids = encoder.encode(text, [], []);
+  const pieces: { text: string; tokens: number }[] = [];
+  let start = 0;
+  for (let end = 1; end <= ids.length; end++) {
+    const piece = encoder.decode(ids.slice(start, end));
+    if (piece.includes('\uFFFD') && end < ids.length) continue; // half a UTF-8 character: wait for the rest
+    pieces.push({ text: piece, tokens: end - start });
+    start = end;
+  }
+  return pieces;
 }
 
 function stringTokens(value: unknown): number {
@@ -74,18 +95,40 @@ export function embeddingLengthMessage(maxModelLen: number, inputTokens: number)
   );
 }
 
+/** A usage report as sent: numbers when honest, anything at all when overridden. */
 export interface Usage {
-  prompt_tokens: number;
-  total_tokens: number;
-  completion_tokens: number;
+  prompt_tokens: unknown;
+  total_tokens: unknown;
+  completion_tokens: unknown;
+  completion_tokens_details?: { reasoning_tokens: number };
 }
 
-export function usage(promptTokens: number, completionTokens: number, override?: { prompt_tokens?: number; completion_tokens?: number }): Usage {
-  const prompt = override?.prompt_tokens ?? promptTokens;
-  const completion = override?.completion_tokens ?? completionTokens;
-  return { prompt_tokens: prompt, total_tokens: prompt + completion, completion_tokens: completion };
+/** Values reported instead of the true ones; a key that is present wins, whatever its value. */
+export interface UsageOverride {
+  prompt_tokens?: unknown;
+  completion_tokens?: unknown;
+  total_tokens?: unknown;
 }
 
+/**
+ * vLLM's UsageInfo, in its field order; `completion_tokens_details` only when the model reasons
+ * (vLLM adds it when a reasoning parser is configured).
+ */
+export function usage(promptTokens: number, completionTokens: number, override?: UsageOverride, reasoningTokens?: number): Usage {
+  const prompt = override && 'prompt_tokens' in override ? override.prompt_tokens : promptTokens;
+  const completion = override && 'completion_tokens' in override ? override.completion_tokens : completionTokens;
+  const sum = typeof prompt === 'number' && typeof completion === 'number' ? prompt + completion : promptTokens + completionTokens;
+  const total = override && 'total_tokens' in override ? override.total_tokens : sum;
+  return {
+    prompt_tokens: prompt,
+    total_tokens: total,
+    completion_tokens: completion,
+    ...(reasoningTokens !== undefined && { completion_tokens_details: { reasoning_tokens: reasoningTokens } }),
+  };
+}
+
+/** vLLM's tool call id (`make_tool_call_id`). */
+export const toolCallId = () => `chatcmpl-tool-${randomUUID().replaceAll('-', '')}`;
 export const newId = (prefix: 'chatcmpl' | 'cmpl' | 'embd') => `${prefix}-${randomUUID().replaceAll('-', '')}`;
 export const unixNow = () => Math.floor(Date.now() / 1000);
 

@@ -30,14 +30,16 @@ export class Wire {
     return this.isClosed || this.res.writableEnded;
   }
 
-  json(status: number, body: unknown): void {
-    if (this.gone) return;
+  /** A whole JSON answer; resolves true once all of it was handed to the socket. */
+  json(status: number, body: unknown, headers: Record<string, string> = {}): Promise<boolean> {
+    if (this.gone) return Promise.resolve(false);
     const text = JSON.stringify(body);
-    this.res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) });
-    if (this.cutAfter === undefined) return void this.res.end(text);
+    this.res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...headers });
+    if (this.cutAfter === undefined) return this.until(new Promise<boolean>((resolve) => this.res.end(text, () => resolve(true))), false);
     // An injected disconnect: the head and half the body, then the connection drops.
     this.res.write(text.slice(0, text.length >> 1));
     void this.sleep(5).then(() => this.destroy());
+    return Promise.resolve(false);
   }
 
   /** Send the head now, so the client sees it before the first event. */
@@ -47,16 +49,18 @@ export class Wire {
     this.res.flushHeaders();
   }
 
-  /** One `data:` event; with splitWrites, in 2 or 3 writes cut mid-line, a tick apart. */
-  async event(data: string): Promise<void> {
+  /** One `data:` event; with splitWrites, in 2 or 3 writes cut mid-line, a tick apart. Resolves true once all of it was written. */
+  async event(data: string): Promise<boolean> {
     const text = `data: ${data}\n\n`;
     const parts = this.pacing.splitWrites ? splitMidLine(text, this.eventsSent % 2 === 0 ? 2 : 3) : [text];
+    let written = true;
     for (const [i, part] of parts.entries()) {
       if (i > 0) await this.sleep(1); // a pause, so the parts leave as separate TCP segments
-      await this.send(part);
+      written = (await this.send(part)) && written;
     }
     this.eventsSent++;
     if (this.cutAfter !== undefined && this.eventsSent >= this.cutAfter) this.destroy();
+    return written;
   }
 
   end(): void {
@@ -71,18 +75,18 @@ export class Wire {
 
   /** Wait `ms`, cut short if the connection closes. */
   sleep(ms: number): Promise<void> {
-    return this.until(new Promise((resolve) => setTimeout(resolve, ms)));
+    return this.until(new Promise<void>((resolve) => setTimeout(resolve, ms)));
   }
 
-  /** Wait for `signal`, cut short if the connection closes. */
-  until(signal: Promise<unknown>): Promise<void> {
-    return Promise.race([signal, this.closed]).then(() => undefined);
+  /** Wait for `signal`; if the connection closes first, settle with `closedValue` instead. */
+  until<T = void>(signal: Promise<T>, closedValue?: T): Promise<T> {
+    return Promise.race([signal, this.closed.then(() => closedValue as T)]);
   }
 
-  private send(text: string): Promise<void> {
-    if (this.gone) return Promise.resolve();
+  private send(text: string): Promise<boolean> {
+    if (this.gone) return Promise.resolve(false);
     // resolve once flushed to the socket, so a following destroy() cannot drop it
-    return this.until(new Promise<void>((resolve) => this.res.write(text, () => resolve())));
+    return this.until(new Promise<boolean>((resolve) => this.res.write(text, (err) => resolve(!err))), false);
   }
 }
 

@@ -4,14 +4,28 @@ import { openStore, type Executor, type Store } from '../../../src/store';
 import type { TestStore } from './databases';
 
 /**
- * A TCP relay to the test Postgres that can go down and come back on the same port, as a
- * database restart looks to a client: refused connections while down, open ones cut.
+ * A TCP relay to the test Postgres that fails the ways a database link does: down/up (a restart:
+ * refused connections while down, open ones cut), stall/resume (a network silently dropping
+ * packets: nothing moves either way, new connections are accepted and hang, then TCP delivers
+ * what was held), and reset (every socket killed with an RST: how a stall often ends).
+ * @example
+ * const relay = await PostgresOutage.prepare(url);
+ * await relay.up();
+ * const sql = postgres(relay.urlFor(url));
+ * relay.stall();
+ * const pending = sql`SELECT 1`; // hangs
+ * await relay.held();
+ * relay.resume(); // pending completes
  */
 export class PostgresOutage {
   readonly port: number;
   readonly #target: { host: string; port: number };
   #server: Server | null = null;
   readonly #sockets = new Set<Socket>();
+  #stalled = false;
+  /** What a stall holds back, in arrival order: bytes to forward, connections to open. */
+  #held: (() => void)[] = [];
+  #heldWaiters: (() => void)[] = [];
 
   private constructor(port: number, target: { host: string; port: number }) {
     this.port = port;
@@ -38,15 +52,9 @@ export class PostgresOutage {
 
   async up(): Promise<void> {
     const server = createServer((client) => {
-      const upstream = connect(this.#target.port, this.#target.host);
-      for (const socket of [client, upstream]) {
-        this.#sockets.add(socket);
-        socket.on('close', () => this.#sockets.delete(socket));
-        socket.on('error', () => {});
-      }
-      client.pipe(upstream).pipe(client);
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
+      this.#track(client);
+      // bytes the client sends meanwhile wait in its socket, unread
+      this.#whenFlowing(() => this.#connect(client));
     });
     await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
     this.#server = server;
@@ -57,6 +65,69 @@ export class PostgresOutage {
     this.#server = null;
     for (const socket of this.#sockets) socket.destroy();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Forward nothing either way, and leave new connections hanging, until resume(). */
+  stall(): void {
+    this.#stalled = true;
+  }
+
+  /** Forward again, delivering first what the stall held, as TCP retransmission would. */
+  resume(): void {
+    this.#stalled = false;
+    for (const release of this.#held.splice(0)) release();
+  }
+
+  /** Resolves once the stalled relay is holding something back: bytes, or a new connection. */
+  held(): Promise<void> {
+    if (this.#held.length > 0) return Promise.resolve();
+    return new Promise((resolve) => this.#heldWaiters.push(resolve));
+  }
+
+  /** Kill every open socket, both sides, with a TCP RST. A stall stays until resume(). */
+  reset(): void {
+    for (const socket of this.#sockets) socket.resetAndDestroy();
+    this.#held.length = 0; // all of it belonged to the sockets just killed
+  }
+
+  #connect(client: Socket): void {
+    if (client.destroyed) return;
+    const upstream = connect(this.#target.port, this.#target.host);
+    this.#track(upstream);
+    this.#forward(client, upstream);
+    this.#forward(upstream, client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  }
+
+  /** Relay `from` to `to` with backpressure; while stalled, stop reading and keep what came. */
+  #forward(from: Socket, to: Socket): void {
+    const deliver = (send: () => void) => {
+      if (!this.#stalled) return send();
+      from.pause();
+      this.#whenFlowing(() => {
+        if (to.destroyed) return;
+        send();
+        if (!to.writableNeedDrain) from.resume(); // else 'drain' resumes it
+      });
+    };
+    from.on('data', (chunk) => deliver(() => void (to.write(chunk) || from.pause())));
+    from.on('end', () => deliver(() => void to.end()));
+    to.on('drain', () => {
+      if (!this.#stalled) from.resume();
+    });
+  }
+
+  #whenFlowing(release: () => void): void {
+    if (!this.#stalled) return release();
+    this.#held.push(release);
+    for (const resolve of this.#heldWaiters.splice(0)) resolve();
+  }
+
+  #track(socket: Socket): void {
+    this.#sockets.add(socket);
+    socket.on('close', () => this.#sockets.delete(socket));
+    socket.on('error', () => {}); // a cut or reset link is the point; its errors reach the client as such
   }
 }
 

@@ -2,6 +2,7 @@ import { request } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { startFakeVllm, type FakeVllm } from '../../doubles/fake-vllm';
 import { countTokens } from '../../doubles/vllm-protocol';
+import { allEvents, chat, post as postTo, sseReader, until } from './http';
 
 let vllm: FakeVllm;
 beforeAll(async () => {
@@ -10,55 +11,7 @@ beforeAll(async () => {
 afterEach(() => vllm.reset());
 afterAll(() => vllm.close());
 
-const chat = (extra: Record<string, unknown> = {}) => ({ model: 'llama', messages: [{ role: 'user', content: 'Hello there' }], ...extra });
-
-function post(path: string, body: unknown, init: RequestInit = {}) {
-  return fetch(`${vllm.url}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: 'Bearer sk-upstream' },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-    ...init,
-  });
-}
-
-/** Reads SSE `data:` payloads as they arrive; `next()` resolves with the next one. */
-function sseReader(res: Response) {
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
-  return {
-    async next(): Promise<string | undefined> {
-      for (;;) {
-        const end = buffer.indexOf('\n\n');
-        if (end >= 0) {
-          const event = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          expect(event.startsWith('data: ')).toBe(true);
-          return event.slice('data: '.length);
-        }
-        const { done, value } = await reader.read();
-        if (done) return undefined;
-        buffer += decoder.decode(value, { stream: true });
-      }
-    },
-    cancel: () => reader.cancel(),
-  };
-}
-
-async function allEvents(res: Response): Promise<string[]> {
-  const sse = sseReader(res);
-  const events: string[] = [];
-  for (let e = await sse.next(); e !== undefined; e = await sse.next()) events.push(e);
-  return events;
-}
-
-async function until(check: () => boolean, timeoutMs = 2000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const post = (path: string, body: unknown, init: RequestInit = {}) => postTo(vllm, path, body, init);
 
 describe('chat completions', () => {
   test('non-stream: vLLM shape, tiktoken prompt count, n choices, request recorded', async () => {
@@ -67,7 +20,7 @@ describe('chat completions', () => {
     const body = await res.json();
     expect(body).toMatchObject({ object: 'chat.completion', model: 'llama' });
     expect(body.id).toMatch(/^chatcmpl-/);
-    expect(body.choices).toEqual([0, 1].map((index) => ({ index, message: { role: 'assistant', content: ' tok'.repeat(5) }, logprobs: null, finish_reason: 'stop' })));
+    expect(body.choices).toEqual([0, 1].map((index) => ({ index, message: { role: 'assistant', content: ' tok'.repeat(5) }, logprobs: null, finish_reason: 'stop', stop_reason: null })));
     const promptTokens = 3 + 3 + countTokens('user') + countTokens('Hello there');
     expect(body.usage).toEqual({ prompt_tokens: promptTokens, completion_tokens: 10, total_tokens: promptTokens + 10, prompt_tokens_details: null });
     expect(vllm.received).toHaveLength(1);
@@ -151,16 +104,22 @@ describe('completions and embeddings', () => {
     const body = await (await post('/completions', { model: 'base', prompt, n: 2 })).json();
     expect(body.object).toBe('text_completion');
     expect(body.choices).toHaveLength(prompts * 2);
-    expect(body.choices[0]).toEqual({ index: 0, text: ' tok'.repeat(5), logprobs: null, finish_reason: 'stop' });
+    expect(body.choices[0]).toEqual({ index: 0, text: ' tok'.repeat(5), logprobs: null, finish_reason: 'stop', stop_reason: null });
     expect(body.usage).toMatchObject({ prompt_tokens: promptTokens, completion_tokens: 10 * prompts });
   });
 
-  test('completions stream text chunks', async () => {
+  test('completions stream text chunks; a capped choice carries finish_reason on its last token, as vLLM does', async () => {
     const events = await allEvents(await post('/completions', { model: 'base', prompt: 'x', stream: true, max_tokens: 2 }));
     const chunks = events.slice(0, -1).map((e) => JSON.parse(e));
-    expect(chunks.map((c) => c.object)).toEqual(Array(3).fill('text_completion'));
-    expect(chunks.map((c) => c.choices[0].text).join('')).toBe(' tok tok');
-    expect(chunks.at(-1).choices[0].finish_reason).toBe('length');
+    expect(chunks.map((c) => c.object)).toEqual(Array(2).fill('text_completion'));
+    expect(chunks.map((c) => c.choices[0].text)).toEqual([' tok', ' tok']);
+    expect(chunks.map((c) => c.choices[0].finish_reason)).toEqual([null, 'length']);
+  });
+
+  test('a stream that stops by itself ends each choice with an EOS chunk: empty text, finish_reason stop', async () => {
+    const chunks = (await allEvents(await post('/completions', { model: 'base', prompt: 'x', stream: true }))).slice(0, -1).map((e) => JSON.parse(e));
+    expect(chunks).toHaveLength(6);
+    expect(chunks.at(-1).choices).toEqual([{ index: 0, text: '', logprobs: null, finish_reason: 'stop', stop_reason: null }]);
   });
 
   test('embeddings: 8 numbers per input, deterministic, usage', async () => {
