@@ -1,4 +1,4 @@
-import { type Counter, countText, EncodingCounter } from './counter';
+import { type Counter, countText } from './counter';
 import { messageCache } from './message-cache';
 
 /**
@@ -74,11 +74,11 @@ export function countMessage(counter: Counter, rules: ChatRules, message: unknow
 }
 
 /**
- * countMessage through the message cache, counting big texts in slices that yield. Only our
- * own counters are cached: a test double sharing an encoding name must not poison real counts.
+ * countMessage through the message cache, counting big texts in slices that yield. Only
+ * cacheable counters (real encodings) are cached: a test double must not poison real counts.
  */
 async function countMessageCached(counter: Counter, rules: ChatRules, message: unknown): Promise<number> {
-  const key = counter instanceof EncodingCounter ? messageKey(counter, rules, message) : undefined;
+  const key = counter.cacheable ? messageKey(counter, rules, message) : undefined;
   const cached = key === undefined ? undefined : messageCache.get(key);
   if (cached !== undefined) return cached;
   const cost = messageCost(rules, message);

@@ -82,7 +82,14 @@ describe('chat prompt counting', () => {
   });
 
   test('a test double counter is used as is, and never cached', async () => {
-    const fake: Counter = { encoding: 'cl100k_base', encode: (t) => [...t].map(() => 1), count: (t) => t.length };
+    const fake: Counter = {
+      encoding: 'cl100k_base',
+      cacheable: false,
+      encode: (t) => [...t].map(() => 1),
+      count: (t) => t.length,
+      countAsync: async (t) => t.length,
+      encodeAsync: async (t) => [...t].map(() => 1),
+    };
     const messages = [{ role: 'user', content: 'abcd' }];
     expect(await countChatPrompt(fake, { messages }, 'gpt-4')).toBe(3 + 4 + 4 + 3);
   });
