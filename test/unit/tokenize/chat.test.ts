@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import {
   chatRulesFor,
   countChatPrompt,
+  countChatRequest,
   countMessage,
   countTextInput,
   IMAGE_TOKENS_HIGH,
@@ -65,14 +66,16 @@ describe('chat prompt counting', () => {
     expect(tokens).toBe(3 + counter.count('user') + counter.count('What is in this picture?') + estimate + 3);
   });
 
-  test('tool definitions add tokens, the same whether sent as tools or functions', async () => {
+  test('tool definitions count at least their JSON, whether sent as tools, functions, or both', async () => {
     const counter = await loadCounter('o200k_base');
     const messages = [{ role: 'user', content: "What's the weather like in Paris?" }];
-    const bare = await countChatPrompt(counter, { messages }, 'gpt-4o');
-    const withTools = await countChatPrompt(counter, { messages, tools: [WEATHER_TOOL] }, 'gpt-4o');
-    const withFunctions = await countChatPrompt(counter, { messages, functions: [WEATHER_TOOL.function] }, 'gpt-4o');
-    expect(withTools).toBeGreaterThan(bare + 20);
-    expect(withFunctions).toBe(withTools);
+    const bare = await countChatRequest(counter, { messages }, 'gpt-4o');
+    const withTools = await countChatRequest(counter, { messages, tools: [WEATHER_TOOL] }, 'gpt-4o');
+    const withFunctions = await countChatRequest(counter, { messages, functions: [WEATHER_TOOL.function] }, 'gpt-4o');
+    const withBoth = await countChatRequest(counter, { messages, tools: [WEATHER_TOOL], functions: [WEATHER_TOOL.function] }, 'gpt-4o');
+    expect(withTools - bare).toBeGreaterThanOrEqual(counter.count(JSON.stringify(WEATHER_TOOL, null, 4)));
+    expect(withFunctions - bare).toBeGreaterThanOrEqual(counter.count(JSON.stringify(WEATHER_TOOL.function, null, 4)));
+    expect(withBoth - bare).toBe(withTools - bare + (withFunctions - bare));
   });
 
   test('special-token strings in messages count as text and never throw', async () => {

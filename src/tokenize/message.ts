@@ -1,0 +1,73 @@
+import type { ChatRules } from './chat-rules';
+import { addContentCost } from './content-parts';
+import type { Counter } from './counter';
+import { describeValue, uncountable } from './errors';
+import { messageCache } from './message-cache';
+import { countCost, countCostSync, PromptCost } from './prompt-cost';
+
+/**
+ * What one message costs: the chat rules' overhead, plus every field a template may print.
+ * `content` goes by the part allowlist; tool calls are dumped as JSON with their arguments
+ * counted as sent or as re-dumped, whichever is more; other strings (role, name, tool_call_id,
+ * reasoning, refusal…) as they are; any other value as JSON.
+ */
+export function messageCost(rules: ChatRules, message: unknown, param: string): PromptCost {
+  if (typeof message !== 'object' || message === null || Array.isArray(message)) {
+    throw uncountable(param, `${describeValue(message)}, not a message object`);
+  }
+  const cost = new PromptCost();
+  cost.fixed = rules.tokensPerMessage;
+  for (const [key, value] of Object.entries(message)) {
+    if (value === null || value === undefined) continue;
+    const at = `${param}.${key}`;
+    if (key === 'content') addContentCost(cost, value, at);
+    else if (key === 'tool_calls' && Array.isArray(value)) {
+      cost.values.push({ value: value.map((call, i) => withoutArguments(cost, call, `${at}[${i}].function`)), param: at });
+    } else if (key === 'function_call') cost.values.push({ value: withoutArguments(cost, { function: value }, at).function, param: at });
+    else if (typeof value === 'string') cost.texts.push(value);
+    else cost.values.push({ value, param: at });
+    if (key === 'name') cost.fixed += rules.tokensPerName;
+  }
+  return cost;
+}
+
+/**
+ * A tool call with its string `arguments` moved into `cost.arguments`: backends parse them and
+ * templates dump them again (`"a":1` becomes `"a": 1.0`), which can cost more than as sent.
+ */
+function withoutArguments(cost: PromptCost, call: unknown, param: string): { function?: unknown } {
+  if (typeof call !== 'object' || call === null) return call as { function?: unknown };
+  const fn = (call as { function?: unknown }).function;
+  if (typeof fn !== 'object' || fn === null || typeof (fn as { arguments?: unknown }).arguments !== 'string') return call;
+  cost.arguments.push({ text: (fn as { arguments: string }).arguments, param: `${param}.arguments` });
+  return { ...call, function: { ...fn, arguments: '' } };
+}
+
+/**
+ * Tokens of one message, counted in one go.
+ * @example countMessage(counter, chatRulesFor('cl100k_base', 'gpt-4'), { role: 'user', content: 'hi' }) // 3 + 1 + 1
+ */
+export function countMessage(counter: Counter, rules: ChatRules, message: unknown, param = 'message'): number {
+  return countCostSync(counter, messageCost(rules, message, param));
+}
+
+/**
+ * countMessage through the message cache, counting big texts in slices that yield. Only
+ * cacheable counters (real encodings) are cached, so a test double cannot poison real counts.
+ */
+export async function countMessageCached(counter: Counter, rules: ChatRules, message: unknown, param: string): Promise<number> {
+  const key = counter.cacheable ? messageKey(counter, rules, message) : undefined;
+  const cached = key === undefined ? undefined : messageCache.get(key);
+  if (cached !== undefined) return cached;
+  const tokens = await countCost(counter, messageCost(rules, message, param));
+  if (key !== undefined) messageCache.set(key, tokens);
+  return tokens;
+}
+
+function messageKey(counter: Counter, rules: ChatRules, message: unknown): string | undefined {
+  try {
+    return `${counter.encoding}\u0001${rules.tokensPerMessage},${rules.tokensPerName}\u0001${JSON.stringify(message)}`;
+  } catch {
+    return undefined; // not serialisable (cycles, BigInt): count it, don't cache it
+  }
+}
