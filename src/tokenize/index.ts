@@ -16,6 +16,6 @@ export { type ChatRules, chatRulesFor } from './chat-rules';
 export { type ChatPromptInput, countChatPrompt, countChatRequest, ITEM_TOKENS, SECTION_TOKENS } from './chat';
 export { IMAGE_TOKENS_HIGH, IMAGE_TOKENS_LOW } from './content-parts';
 export { countMessage } from './message';
-export { countTextInput } from './prompts';
+export { countCompletionPrompts, countEmbeddingInputs, countTextInput, FIM_TOKENS } from './prompts';
 export { UncountableInputError } from './errors';
 export { type CacheStats, configureTokenizer, type TokenizerSettings, type TokenizerStats, tokenizerStats } from './settings';
