@@ -3,6 +3,7 @@ import type { Counter } from './counter';
 import { uncountable } from './errors';
 import { countMessageCached } from './message';
 import { countCost, PromptCost } from './prompt-cost';
+import type { JsonLayout } from './render-json';
 import { yieldToEventLoop } from './yield';
 
 /**
@@ -19,6 +20,15 @@ const SECTIONS = ['tools', 'functions', 'documents'] as const;
 /** Messages counted between yields (each may be a cache hit that never yields by itself). */
 const MESSAGES_PER_SLICE = 256;
 
+export interface ChatCountOptions {
+  /** Per-message rules; default chatRulesFor(encoding, model). A model whose template wraps
+   * messages in more than the 3 tokens OpenAI's format does can be given its own. */
+  rules?: ChatRules;
+  /** How the template dumps JSON: `indent` (default) bounds every common template; `compact`
+   * is tighter for templates known to dump compactly (see render-json.ts). */
+  jsonLayout?: JsonLayout;
+}
+
 /**
  * Prompt tokens of a whole chat request body: every message (all its fields and content parts),
  * reply priming, and everything else the backend's chat template renders: `tools` and
@@ -33,17 +43,23 @@ const MESSAGES_PER_SLICE = 256;
  * const counter = await loadCounter('cl100k_base');
  * const promptTokens = await countChatRequest(counter, body, 'llama-3.1-8b'); // body: the parsed JSON
  */
-export async function countChatRequest(counter: Counter, body: Record<string, unknown>, model = ''): Promise<number> {
-  const rules = chatRulesFor(counter.encoding, model);
+export async function countChatRequest(
+  counter: Counter,
+  body: Record<string, unknown>,
+  model = '',
+  options: ChatCountOptions = {},
+): Promise<number> {
+  const rules = options.rules ?? chatRulesFor(counter.encoding, model);
+  const layout = options.jsonLayout ?? 'indent';
   refuseClientTemplate(body.chat_template, 'chat_template');
   const messages = body.messages;
   if (!Array.isArray(messages)) throw uncountable('messages', 'not a list of messages');
   let tokens = rules.replyPriming;
   for (let i = 0; i < messages.length; i++) {
-    tokens += await countMessageCached(counter, rules, messages[i], `messages[${i}]`);
+    tokens += await countMessageCached(counter, rules, messages[i], `messages[${i}]`, layout);
     if (i % MESSAGES_PER_SLICE === MESSAGES_PER_SLICE - 1) await yieldToEventLoop();
   }
-  return tokens + (await countCost(counter, renderedFieldsCost(body)));
+  return tokens + (await countCost(counter, renderedFieldsCost(body), layout));
 }
 
 /** The request fields outside `messages` that templates render. */

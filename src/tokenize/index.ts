@@ -13,7 +13,8 @@
  */
 export { type Counter, countText, encodeText, loadCounter } from './counter';
 export { type ChatRules, chatRulesFor } from './chat-rules';
-export { type ChatPromptInput, countChatPrompt, countChatRequest, ITEM_TOKENS, SECTION_TOKENS } from './chat';
+export { type ChatCountOptions, type ChatPromptInput, countChatPrompt, countChatRequest, ITEM_TOKENS, SECTION_TOKENS } from './chat';
+export type { JsonLayout } from './render-json';
 export { IMAGE_TOKENS_HIGH, IMAGE_TOKENS_LOW } from './content-parts';
 export { countMessage } from './message';
 export { countCompletionPrompts, countEmbeddingInputs, countTextInput, FIM_TOKENS } from './prompts';

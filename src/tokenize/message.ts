@@ -4,6 +4,7 @@ import type { Counter } from './counter';
 import { describeValue, uncountable } from './errors';
 import { messageCache } from './message-cache';
 import { countCost, countCostSync, PromptCost } from './prompt-cost';
+import type { JsonLayout } from './render-json';
 
 /**
  * What one message costs: the chat rules' overhead, plus every field a template may print.
@@ -47,26 +48,32 @@ function withoutArguments(cost: PromptCost, call: unknown, param: string): { fun
  * Tokens of one message, counted in one go.
  * @example countMessage(counter, chatRulesFor('cl100k_base', 'gpt-4'), { role: 'user', content: 'hi' }) // 3 + 1 + 1
  */
-export function countMessage(counter: Counter, rules: ChatRules, message: unknown, param = 'message'): number {
-  return countCostSync(counter, messageCost(rules, message, param));
+export function countMessage(counter: Counter, rules: ChatRules, message: unknown, param = 'message', layout: JsonLayout = 'indent'): number {
+  return countCostSync(counter, messageCost(rules, message, param), layout);
 }
 
 /**
  * countMessage through the message cache, counting big texts in slices that yield. Only
  * cacheable counters (real encodings) are cached, so a test double cannot poison real counts.
  */
-export async function countMessageCached(counter: Counter, rules: ChatRules, message: unknown, param: string): Promise<number> {
-  const key = counter.cacheable ? messageKey(counter, rules, message) : undefined;
+export async function countMessageCached(
+  counter: Counter,
+  rules: ChatRules,
+  message: unknown,
+  param: string,
+  layout: JsonLayout,
+): Promise<number> {
+  const key = counter.cacheable ? messageKey(counter, rules, layout, message) : undefined;
   const cached = key === undefined ? undefined : messageCache.get(key);
   if (cached !== undefined) return cached;
-  const tokens = await countCost(counter, messageCost(rules, message, param));
+  const tokens = await countCost(counter, messageCost(rules, message, param), layout);
   if (key !== undefined) messageCache.set(key, tokens);
   return tokens;
 }
 
-function messageKey(counter: Counter, rules: ChatRules, message: unknown): string | undefined {
+function messageKey(counter: Counter, rules: ChatRules, layout: JsonLayout, message: unknown): string | undefined {
   try {
-    return `${counter.encoding}\u0001${rules.tokensPerMessage},${rules.tokensPerName}\u0001${JSON.stringify(message)}`;
+    return `${counter.encoding}\u0001${rules.tokensPerMessage},${rules.tokensPerName},${layout}\u0001${JSON.stringify(message)}`;
   } catch {
     return undefined; // not serialisable (cycles, BigInt): count it, don't cache it
   }

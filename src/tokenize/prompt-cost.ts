@@ -1,5 +1,5 @@
 import type { Counter } from './counter';
-import { INDENT_WIDTH, JsonRenderer, MAX_RENDER_DEPTH, type RenderedJson, renderJson, renderString } from './render-json';
+import { INDENT_WIDTH, type JsonLayout, JsonRenderer, MAX_RENDER_DEPTH, type RenderedJson, renderJson, renderString } from './render-json';
 import { yieldToEventLoop } from './yield';
 
 /** Characters rendered per slice before yielding (a few ms at most). */
@@ -20,36 +20,36 @@ export class PromptCost {
 }
 
 /** Counts a cost in slices that yield, so no part of it blocks the event loop for long. */
-export async function countCost(counter: Counter, cost: PromptCost): Promise<number> {
+export async function countCost(counter: Counter, cost: PromptCost, layout: JsonLayout = 'indent'): Promise<number> {
   let tokens = cost.fixed;
   for (let i = 0; i < cost.texts.length; i++) {
     tokens += await counter.countAsync(cost.texts[i]!);
     if (i % TEXTS_PER_SLICE === TEXTS_PER_SLICE - 1) await yieldToEventLoop();
   }
-  for (const { value, param } of cost.values) tokens += await countRendered(counter, await renderSliced(value, param));
+  for (const { value, param } of cost.values) tokens += await countRendered(counter, await renderSliced(value, param, layout));
   for (const { text, param } of cost.arguments) {
     const parsed = parseJson(text);
-    const reRendered = parsed.ok ? await countRendered(counter, await renderSliced(parsed.value, param)) : 0;
+    const reRendered = parsed.ok ? await countRendered(counter, await renderSliced(parsed.value, param, layout)) : 0;
     tokens += Math.max(await counter.countAsync(renderString(text)), reRendered);
   }
   return tokens;
 }
 
 /** countCost in one go, for small inputs and sync callers. */
-export function countCostSync(counter: Counter, cost: PromptCost): number {
+export function countCostSync(counter: Counter, cost: PromptCost, layout: JsonLayout = 'indent'): number {
   let tokens = cost.fixed;
   for (const text of cost.texts) tokens += counter.count(text);
-  for (const { value, param } of cost.values) tokens += countRenderedSync(counter, renderJson(value, param));
+  for (const { value, param } of cost.values) tokens += countRenderedSync(counter, renderJson(value, param, layout));
   for (const { text, param } of cost.arguments) {
     const parsed = parseJson(text);
-    const reRendered = parsed.ok ? countRenderedSync(counter, renderJson(parsed.value, param)) : 0;
+    const reRendered = parsed.ok ? countRenderedSync(counter, renderJson(parsed.value, param, layout)) : 0;
     tokens += Math.max(counter.count(renderString(text)), reRendered);
   }
   return tokens;
 }
 
-async function renderSliced(value: unknown, param: string): Promise<RenderedJson> {
-  const renderer = new JsonRenderer(value, param);
+async function renderSliced(value: unknown, param: string, layout: JsonLayout): Promise<RenderedJson> {
+  const renderer = new JsonRenderer(value, param, layout);
   while (!renderer.step(RENDER_SLICE)) await yieldToEventLoop();
   return renderer.result();
 }

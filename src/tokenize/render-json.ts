@@ -25,6 +25,13 @@ export interface RenderedJson {
   linesAtDepth: number[];
 }
 
+/**
+ * `indent` (the default) bounds every common template; `compact` (`", "` and `": "`, one line,
+ * as Qwen, Hermes, Mistral and DeepSeek templates dump tools) is tighter, for an operator who
+ * knows the model's template dumps JSON that way.
+ */
+export type JsonLayout = 'indent' | 'compact';
+
 /** Deeper values are refused (the gateway rejects bodies past 64 levels before counting). */
 export const MAX_RENDER_DEPTH = 256;
 /** Indentation of one depth level, as `tojson(indent=4)` prints it. */
@@ -52,6 +59,7 @@ export class JsonRenderer {
   constructor(
     value: unknown,
     private readonly param: string,
+    private readonly layout: JsonLayout = 'indent',
   ) {
     this.open(value, 0);
   }
@@ -64,12 +72,12 @@ export class JsonRenderer {
       const size = frame.keys ? frame.keys.length : (frame.container as unknown[]).length;
       if (frame.index === size) {
         this.stack.pop();
-        this.push(`\n${this.indent(frame.depth)}${frame.keys ? '}' : ']'}`);
+        this.push(`${this.newline(frame.depth)}${frame.keys ? '}' : ']'}`);
         done += 8;
         continue;
       }
       const depth = frame.depth + 1;
-      let line = `${frame.index > 0 ? ',' : ''}\n${this.indent(depth)}`;
+      let line = `${frame.index > 0 ? this.separator : ''}${this.newline(depth)}`;
       let child: unknown;
       if (frame.keys) {
         const key = frame.keys[frame.index]!;
@@ -112,9 +120,15 @@ export class JsonRenderer {
     return 'null'; // null; undefined and functions in arrays, as JSON.stringify prints them
   }
 
-  private indent(depth: number): string {
+  private get separator(): string {
+    return this.layout === 'indent' ? ',' : ', ';
+  }
+
+  /** A line break and the line's indentation, shortened to one space and tallied by depth. */
+  private newline(depth: number): string {
+    if (this.layout === 'compact') return '';
     this.linesAtDepth[depth] = (this.linesAtDepth[depth] ?? 0) + 1;
-    return depth === 0 ? '' : ' ';
+    return depth === 0 ? '\n' : '\n ';
   }
 
   private push(text: string): number {
@@ -134,8 +148,8 @@ export class JsonRenderer {
 }
 
 /** Renders a value in one go (small values, sync callers). */
-export function renderJson(value: unknown, param: string): RenderedJson {
-  const renderer = new JsonRenderer(value, param);
+export function renderJson(value: unknown, param: string, layout: JsonLayout = 'indent'): RenderedJson {
+  const renderer = new JsonRenderer(value, param, layout);
   renderer.step(Number.POSITIVE_INFINITY);
   return renderer.result();
 }

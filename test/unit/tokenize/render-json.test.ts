@@ -43,6 +43,12 @@ describe('layout', () => {
     expect(rendered.linesAtDepth).toEqual([1, 4, 3, 1]);
   });
 
+  test('compact: one line, ", " and ": " as Python\'s json.dumps, no indentation to count', () => {
+    const rendered = renderJson({ a: [1, { b: 'x' }], c: {}, d: [] }, 'tools', 'compact');
+    expect(rendered.text).toBe('{"a": [1.0, {"b": "x"}], "c": {}, "d": []}');
+    expect(rendered.linesAtDepth).toEqual([]);
+  });
+
   test('undefined members are skipped, as JSON.stringify does', () => {
     expect(renderJson({ a: undefined, b: [undefined] }, 'x').text).toBe('{\n "b": [\n null\n ]\n}');
   });
