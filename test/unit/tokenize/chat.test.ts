@@ -11,32 +11,8 @@ import {
   tokenizerStats,
 } from '../../../src/tokenize';
 import type { Counter } from '../../../src/tokenize';
+import { COOKBOOK, WEATHER_TOOL } from './conversations';
 
-// The OpenAI cookbook's example (num_tokens_from_messages): 129 prompt tokens for gpt-4-0613.
-const COOKBOOK = [
-  { role: 'system', content: 'You are a helpful, pattern-following assistant that translates corporate jargon into plain English.' },
-  { role: 'system', name: 'example_user', content: 'New synergies will help drive top-line growth.' },
-  { role: 'system', name: 'example_assistant', content: 'Things working well together will increase revenue.' },
-  { role: 'system', name: 'example_user', content: "Let's circle back when we have more bandwidth to touch base on opportunities for increased leverage." },
-  { role: 'system', name: 'example_assistant', content: "Let's talk later when we're less busy about how to do better." },
-  { role: 'user', content: "This late pivot means we don't have time to boil the ocean for the client deliverable." },
-];
-
-const WEATHER_TOOL = {
-  type: 'function',
-  function: {
-    name: 'get_current_weather',
-    description: 'Get the current weather in a given location.',
-    parameters: {
-      type: 'object',
-      properties: {
-        location: { type: 'string', description: 'The city and state, e.g. San Francisco, CA' },
-        unit: { type: 'string', enum: ['celsius', 'fahrenheit'] },
-      },
-      required: ['location'],
-    },
-  },
-};
 
 describe('chat prompt counting', () => {
   test.each(['gpt-4-0613', 'gpt-3.5-turbo-0613', 'gpt-4'])('cookbook conversation is 129 tokens for %s', async (model) => {
