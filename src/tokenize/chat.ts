@@ -1,8 +1,8 @@
 import { type ChatRules, chatRulesFor } from './chat-rules';
 import type { Counter } from './counter';
 import { uncountable } from './errors';
-import { countMessageCached } from './message';
-import { countCost, PromptCost } from './prompt-cost';
+import { countJsonCached, countMessageCached } from './message';
+import { PromptCost } from './prompt-cost';
 import type { JsonLayout } from './render-json';
 import { yieldToEventLoop } from './yield';
 
@@ -32,12 +32,12 @@ export interface ChatCountOptions {
 /**
  * Prompt tokens of a whole chat request body: every message (all its fields and content parts),
  * reply priming, and everything else the backend's chat template renders: `tools` and
- * `functions` (both, whichever is empty), an object `tool_choice` or `function_call`,
- * `documents`, `chat_template_kwargs`, and a `response_format` that carries a schema. Those are
- * counted as JSON in the most generous common layout (see render-json.ts) plus the section
- * allowances above. Throws UncountableInputError for what cannot be bounded: a client-supplied
- * chat template, audio/video/unknown/malformed content parts, numbers past the double range,
- * values nested more than 256 levels deep.
+ * `functions` (both: `functions` beside an empty `tools` still counts), an object `tool_choice`
+ * or `function_call`, `documents`, `chat_template_kwargs`, and a `response_format` that carries
+ * a schema. Those are counted as JSON in the most generous common layout (see render-json.ts)
+ * plus the section allowances above. Throws UncountableInputError for what cannot be bounded: a
+ * client-supplied chat template, audio/video/unknown/malformed content parts, numbers past the
+ * double range, values nested more than 256 levels deep.
  *
  * @example
  * const counter = await loadCounter('cl100k_base');
@@ -59,7 +59,10 @@ export async function countChatRequest(
     tokens += await countMessageCached(counter, rules, messages[i], `messages[${i}]`, layout);
     if (i % MESSAGES_PER_SLICE === MESSAGES_PER_SLICE - 1) await yieldToEventLoop();
   }
-  return tokens + (await countCost(counter, renderedFieldsCost(body), layout));
+  const fields = renderedFieldsCost(body);
+  tokens += fields.fixed;
+  for (const { value, param } of fields.values) tokens += await countJsonCached(counter, value, param, layout);
+  return tokens;
 }
 
 /** The request fields outside `messages` that templates render. */
@@ -107,8 +110,6 @@ export interface ChatPromptInput {
 export function countChatPrompt(counter: Counter, input: ChatPromptInput, model = ''): Promise<number> {
   return countChatRequest(counter, { messages: input.messages, tools: input.tools, functions: input.functions }, model);
 }
-
-export type { ChatRules };
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -3,7 +3,7 @@ import { addContentCost } from './content-parts';
 import type { Counter } from './counter';
 import { describeValue, uncountable } from './errors';
 import { messageCache } from './message-cache';
-import { countCost, countCostSync, PromptCost } from './prompt-cost';
+import { countCost, countCostSync, countJson, PromptCost } from './prompt-cost';
 import type { JsonLayout } from './render-json';
 
 /**
@@ -71,9 +71,26 @@ export async function countMessageCached(
   return tokens;
 }
 
+/**
+ * countJson through the same cache: clients re-send the same tools, documents and template
+ * arguments every turn. Keys differ from message keys after the encoding (\u0002, not \u0001).
+ */
+export async function countJsonCached(counter: Counter, value: unknown, param: string, layout: JsonLayout): Promise<number> {
+  const key = counter.cacheable ? serialised(`${counter.encoding}\u0002${layout}\u0002`, value) : undefined;
+  const cached = key === undefined ? undefined : messageCache.get(key);
+  if (cached !== undefined) return cached;
+  const tokens = await countJson(counter, value, param, layout);
+  if (key !== undefined) messageCache.set(key, tokens);
+  return tokens;
+}
+
 function messageKey(counter: Counter, rules: ChatRules, layout: JsonLayout, message: unknown): string | undefined {
+  return serialised(`${counter.encoding}\u0001${rules.tokensPerMessage},${rules.tokensPerName},${layout}\u0001`, message);
+}
+
+function serialised(prefix: string, value: unknown): string | undefined {
   try {
-    return `${counter.encoding}\u0001${rules.tokensPerMessage},${rules.tokensPerName},${layout}\u0001${JSON.stringify(message)}`;
+    return `${prefix}${JSON.stringify(value)}`;
   } catch {
     return undefined; // not serialisable (cycles, BigInt): count it, don't cache it
   }

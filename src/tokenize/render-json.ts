@@ -5,15 +5,16 @@ import { uncountable } from './errors';
  * of the common chat templates dumps it, so its token count bounds theirs from above:
  *
  * - `tojson(indent=4)` layout (Llama 3.x): one entry per line, `,` and `": "` separators. It costs
- *   at least what the compact layouts cost (`", "`, `": "` in Qwen/Hermes and mistral_common;
- *   `,` `:` in Go and serde): each separator there is at most a token, here a `,\n` piece plus
- *   an indentation run.
+ *   at least what the compact layouts cost (`", "` and `": "` of Python's json.dumps, as Qwen-
+ *   and Hermes-style templates print tools; `,` `:` in Go and serde): each separator there is at
+ *   most a token and a space, here a `,\n` piece plus an indentation run.
  * - Indentation is counted apart (see `linesAtDepth`) at the widest run up to one level deeper,
  *   which covers templates that dump the whole list (`tools | tojson(indent=4)`) and 2-space
  *   indents, and keeps a deeply nested body from materialising megabytes of spaces.
  * - Strings escaped as JSON, plus the HTML-safe escapes `<>&'` → `\u003c`… of minijinja (TGI)
  *   and Go's encoder (Ollama), and `\u2028`/`\u2029`. Non-ASCII stays raw (`ensure_ascii=False`,
- *   as transformers, minijinja, minja and Go all print it).
+ *   as transformers' tojson, serde and Go print it; a template asking for ASCII escapes is not
+ *   covered).
  * - Numbers as Python prints them (vLLM and SGLang parse the body in Python): an integral value
  *   may have been `1.0` in the body, so `1.0`; tiny ones `1.5e-05`; integers from 1e16 up with
  *   every digit (a Python int keeps the literal's digits, which the double's magnitude tells).
@@ -27,8 +28,8 @@ export interface RenderedJson {
 
 /**
  * `indent` (the default) bounds every common template; `compact` (`", "` and `": "`, one line,
- * as Qwen, Hermes, Mistral and DeepSeek templates dump tools) is tighter, for an operator who
- * knows the model's template dumps JSON that way.
+ * as Qwen- and Hermes-style templates dump tools) is tighter, for an operator who knows the
+ * model's template dumps JSON that way.
  */
 export type JsonLayout = 'indent' | 'compact';
 

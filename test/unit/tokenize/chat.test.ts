@@ -95,6 +95,19 @@ describe('message cache', () => {
     expect(cacheStats().bytes).toBeLessThanOrEqual(cacheStats().cap);
   });
 
+  test('tools re-sent every turn are counted once, and count the same from the cache', async () => {
+    const counter = await loadCounter('cl100k_base');
+    const tools = [{ ...WEATHER_TOOL, function: { ...WEATHER_TOOL.function, description: `Weather #${Math.random()}` } }];
+    const body = { messages: [{ role: 'user', content: 'hi' }], tools };
+    const first = await countChatRequest(counter, body);
+    const before = tokenizerStats().messageCache;
+    expect(await countChatRequest(counter, body)).toBe(first);
+    const after = tokenizerStats().messageCache;
+    expect(after.hits - before.hits).toBe(2); // the message and the tools
+    expect(after.misses - before.misses).toBe(0);
+    expect(await countChatRequest(counter, body, '', { jsonLayout: 'compact' })).toBeLessThan(first); // layouts never share an entry
+  });
+
   test('different chat rules never share an entry', async () => {
     const counter = await loadCounter('cl100k_base');
     const messages = [{ role: 'user', name: 'bob', content: `rules ${Math.random()}` }];
