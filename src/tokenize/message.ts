@@ -88,10 +88,39 @@ function messageKey(counter: Counter, rules: ChatRules, layout: JsonLayout, mess
   return serialised(`${counter.encoding}\u0001${rules.tokensPerMessage},${rules.tokensPerName},${layout}\u0001`, message);
 }
 
+/**
+ * Values past this many characters (roughly) get no cache key: serialising a multi-megabyte
+ * schema for a key would hold the event loop longer than counting it in slices does, and the
+ * cache would refuse so large an entry anyway.
+ */
+const MAX_KEY_CHARS = 256 * 1024;
+
 function serialised(prefix: string, value: unknown): string | undefined {
+  if (!smallerThan(value, MAX_KEY_CHARS)) return undefined;
   try {
     return `${prefix}${JSON.stringify(value)}`;
   } catch {
     return undefined; // not serialisable (cycles, BigInt): count it, don't cache it
   }
+}
+
+/** Whether a value's JSON is (roughly) under `limit` characters; stops walking once past it. */
+function smallerThan(value: unknown, limit: number): boolean {
+  const pending: unknown[] = [value];
+  let size = 0;
+  while (pending.length > 0) {
+    const next = pending.pop();
+    if (typeof next === 'string') size += next.length + 2;
+    else if (Array.isArray(next)) {
+      for (let i = 0; i < next.length && size < limit; i++, size++) pending.push(next[i]);
+    } else if (typeof next === 'object' && next !== null) {
+      for (const key in next) {
+        if (size >= limit) break;
+        size += key.length + 4;
+        pending.push((next as Record<string, unknown>)[key]);
+      }
+    } else size += 8;
+    if (size >= limit) return false;
+  }
+  return true;
 }
