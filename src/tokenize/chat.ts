@@ -1,153 +1,114 @@
-import { type Counter, countText, EncodingCounter } from './counter';
-import { messageCache } from './message-cache';
+import { type ChatRules, chatRulesFor } from './chat-rules';
+import type { Counter } from './counter';
+import { uncountable } from './errors';
+import { countJsonCached, countMessageCached } from './message';
+import { PromptCost } from './prompt-cost';
+import type { JsonLayout } from './render-json';
+import { yieldToEventLoop } from './yield';
 
 /**
- * Chat prompt counting by OpenAI's published rules (the cookbook's num_tokens_from_messages):
- * every message costs a fixed overhead plus its fields' tokens, a `name` adds one more, and the
- * reply is primed with 3 tokens. Tools and images use the published approximations, so counts
- * for requests that carry them are estimates.
+ * Template wording around a tools, functions or documents section: the fixed preamble ("You
+ * have access to the following functions…", ~45–100 tokens in Llama 3.x, Qwen2.5, Hermes), and
+ * per item its separators and wrappers (`\n\n`, `<tool>`, "Document: 3"). Allowances, not
+ * bounds: a template whose fixed wording is longer needs a per-model overhead in the config.
  */
-export interface ChatRules {
-  tokensPerMessage: number;
-  tokensPerName: number;
-  replyPriming: number;
-  /** Tool-definition overheads (cookbook's num_tokens_for_tools). */
-  tools: { funcInit: number; propInit: number; propKey: number; enumInit: number; enumItem: number; funcEnd: number };
+export const SECTION_TOKENS = 100;
+export const ITEM_TOKENS = 8;
+
+/** Request fields a template renders as a list section. */
+const SECTIONS = ['tools', 'functions', 'documents'] as const;
+/** Messages counted between yields (each may be a cache hit that never yields by itself). */
+const MESSAGES_PER_SLICE = 256;
+
+export interface ChatCountOptions {
+  /** Per-message rules; default chatRulesFor(encoding, model). A model whose template wraps
+   * messages in more than the 3 tokens OpenAI's format does can be given its own. */
+  rules?: ChatRules;
+  /** How the template dumps JSON: `indent` (default) bounds every common template; `compact`
+   * is tighter for templates known to dump compactly (see render-json.ts). */
+  jsonLayout?: JsonLayout;
 }
 
-const MODERN_TOOLS = { funcInit: 7, propInit: 3, propKey: 3, enumInit: -3, enumItem: 3, funcEnd: 12 };
-const LEGACY_TOOLS = { funcInit: 10, propInit: 3, propKey: 3, enumInit: -3, enumItem: 3, funcEnd: 12 };
-
-export function chatRulesFor(encoding: Counter['encoding'], model = ''): ChatRules {
-  if (/0301/.test(model)) return { tokensPerMessage: 4, tokensPerName: -1, replyPriming: 3, tools: LEGACY_TOOLS };
-  return { tokensPerMessage: 3, tokensPerName: 1, replyPriming: 3, tools: encoding === 'o200k_base' ? MODERN_TOOLS : LEGACY_TOOLS };
+/**
+ * Prompt tokens of a whole chat request body: every message (all its fields and content parts),
+ * reply priming, and everything else the backend's chat template renders: `tools` and
+ * `functions` (both: `functions` beside an empty `tools` still counts), an object `tool_choice`
+ * or `function_call`, `documents`, `chat_template_kwargs`, and a `response_format` that carries
+ * a schema. Those are counted as JSON in the most generous common layout (see render-json.ts)
+ * plus the section allowances above. Throws UncountableInputError for what cannot be bounded: a
+ * client-supplied chat template, audio/video/unknown/malformed content parts, numbers past the
+ * double range, values nested more than 256 levels deep.
+ *
+ * @example
+ * const counter = await loadCounter('cl100k_base');
+ * const promptTokens = await countChatRequest(counter, body, 'llama-3.1-8b'); // body: the parsed JSON
+ */
+export async function countChatRequest(
+  counter: Counter,
+  body: Record<string, unknown>,
+  model = '',
+  options: ChatCountOptions = {},
+): Promise<number> {
+  const rules = options.rules ?? chatRulesFor(counter.encoding, model);
+  const layout = options.jsonLayout ?? 'indent';
+  refuseClientTemplate(body.chat_template, 'chat_template');
+  const messages = body.messages;
+  if (!Array.isArray(messages)) throw uncountable('messages', 'not a list of messages');
+  let tokens = rules.replyPriming;
+  for (let i = 0; i < messages.length; i++) {
+    tokens += await countMessageCached(counter, rules, messages[i], `messages[${i}]`, layout);
+    if (i % MESSAGES_PER_SLICE === MESSAGES_PER_SLICE - 1) await yieldToEventLoop();
+  }
+  const fields = renderedFieldsCost(body);
+  tokens += fields.fixed;
+  for (const { value, param } of fields.values) tokens += await countJsonCached(counter, value, param, layout);
+  return tokens;
 }
 
-/** Published estimate for an image part: 85 tokens at low detail, a 1024×1024 high-detail image otherwise. */
-export const IMAGE_TOKENS_LOW = 85;
-export const IMAGE_TOKENS_HIGH = 765;
+/** The request fields outside `messages` that templates render. */
+function renderedFieldsCost(body: Record<string, unknown>): PromptCost {
+  const cost = new PromptCost();
+  for (const field of SECTIONS) {
+    const value = body[field];
+    if (value === null || value === undefined || (Array.isArray(value) && value.length === 0)) continue;
+    cost.values.push({ value, param: field });
+    cost.fixed += SECTION_TOKENS + ITEM_TOKENS * (Array.isArray(value) ? value.length : 1);
+  }
+  for (const field of ['tool_choice', 'function_call']) {
+    if (isRecord(body[field])) cost.values.push({ value: body[field], param: field }); // "auto"/"none" print nothing
+  }
+  const kwargs = body.chat_template_kwargs;
+  if (kwargs !== null && kwargs !== undefined) {
+    // vLLM lets these override the template's variables, `tools` and `documents` included.
+    if (isRecord(kwargs)) refuseClientTemplate(kwargs.chat_template, 'chat_template_kwargs.chat_template');
+    cost.values.push({ value: kwargs, param: 'chat_template_kwargs' });
+    cost.fixed += ITEM_TOKENS * (isRecord(kwargs) ? Object.keys(kwargs).length : 1);
+  }
+  const format = body.response_format;
+  if (isRecord(format) && Object.keys(format).some((key) => key !== 'type')) cost.values.push({ value: format, param: 'response_format' });
+  return cost;
+}
 
+/** A template is a program: it may print any field any number of times, so no count bounds it. */
+function refuseClientTemplate(template: unknown, param: string): void {
+  if (template === null || template === undefined || template === '') return;
+  throw uncountable(param, 'a chat template supplied by the client (a program that may print any text any number of times)');
+}
+
+/** The fields of a chat request that countChatPrompt reads. */
 export interface ChatPromptInput {
   messages: unknown[];
   tools?: unknown[] | undefined;
   functions?: unknown[] | undefined;
 }
 
-/** What a message costs: texts to tokenize plus fixed tokens (overheads, image estimates). */
-interface MessageCost {
-  texts: string[];
-  fixed: number;
-}
-
-function messageCost(rules: ChatRules, message: unknown): MessageCost {
-  const cost: MessageCost = { texts: [], fixed: rules.tokensPerMessage };
-  if (!isRecord(message)) {
-    cost.texts.push(JSON.stringify(message) ?? '');
-    return cost;
-  }
-  for (const [key, value] of Object.entries(message)) {
-    if (value === null || value === undefined) continue;
-    addValueCost(cost, value);
-    if (key === 'name') cost.fixed += rules.tokensPerName;
-  }
-  return cost;
-}
-
-function addValueCost(cost: MessageCost, value: unknown): void {
-  if (typeof value === 'string') cost.texts.push(value);
-  else if (Array.isArray(value) && value.every(isRecord) && value.some((part) => 'type' in part)) {
-    for (const part of value) addContentPartCost(cost, part);
-  } else cost.texts.push(JSON.stringify(value) ?? '');
-}
-
-function addContentPartCost(cost: MessageCost, part: Record<string, unknown>): void {
-  if (part.type === 'text' && typeof part.text === 'string') cost.texts.push(part.text);
-  else if (part.type === 'image_url') {
-    const detail = isRecord(part.image_url) ? part.image_url.detail : undefined;
-    cost.fixed += detail === 'low' ? IMAGE_TOKENS_LOW : IMAGE_TOKENS_HIGH;
-  } else cost.texts.push(JSON.stringify(part));
-}
-
-export function countMessage(counter: Counter, rules: ChatRules, message: unknown): number {
-  const cost = messageCost(rules, message);
-  return cost.texts.reduce((sum, text) => sum + counter.count(text), cost.fixed);
-}
-
 /**
- * countMessage through the message cache, counting big texts in slices that yield. Only our
- * own counters are cached: a test double sharing an encoding name must not poison real counts.
+ * countChatRequest over the messages, tools and functions only.
+ * @deprecated Pass the whole body to countChatRequest, which also counts documents, template
+ * arguments and response schemas.
  */
-async function countMessageCached(counter: Counter, rules: ChatRules, message: unknown): Promise<number> {
-  const key = counter instanceof EncodingCounter ? messageKey(counter, rules, message) : undefined;
-  const cached = key === undefined ? undefined : messageCache.get(key);
-  if (cached !== undefined) return cached;
-  const cost = messageCost(rules, message);
-  let tokens = cost.fixed;
-  for (const text of cost.texts) tokens += await countText(counter, text);
-  if (key !== undefined) messageCache.set(key, tokens);
-  return tokens;
-}
-
-function messageKey(counter: Counter, rules: ChatRules, message: unknown): string | undefined {
-  try {
-    return `${counter.encoding}\u0001${rules.tokensPerMessage},${rules.tokensPerName}\u0001${JSON.stringify(message)}`;
-  } catch {
-    return undefined; // not serialisable (cycles, BigInt): count it, don't cache it
-  }
-}
-
-export function countToolDefinitions(counter: Counter, rules: ChatRules, tools: unknown[]): number {
-  if (tools.length === 0) return 0;
-  const t = rules.tools;
-  let tokens = 0;
-  for (const tool of tools) {
-    const fn = isRecord(tool) && isRecord(tool.function) ? tool.function : isRecord(tool) ? tool : {};
-    tokens += t.funcInit;
-    const description = typeof fn.description === 'string' ? fn.description.replace(/\.$/, '') : '';
-    tokens += counter.count(`${String(fn.name ?? '')}:${description}`);
-    const parameters = isRecord(fn.parameters) ? fn.parameters : {};
-    const properties = isRecord(parameters.properties) ? parameters.properties : {};
-    const keys = Object.keys(properties);
-    if (keys.length > 0) {
-      tokens += t.propInit;
-      for (const key of keys) {
-        const prop = isRecord(properties[key]) ? (properties[key] as Record<string, unknown>) : {};
-        tokens += t.propKey;
-        if (Array.isArray(prop.enum)) {
-          tokens += t.enumInit;
-          for (const item of prop.enum) tokens += t.enumItem + counter.count(String(item));
-        }
-        const type = typeof prop.type === 'string' ? prop.type : JSON.stringify(prop.type ?? '');
-        const desc = typeof prop.description === 'string' ? prop.description.replace(/\.$/, '') : '';
-        tokens += counter.count(`${key}:${type}:${desc}`);
-      }
-    }
-  }
-  return tokens + t.funcEnd;
-}
-
-/** Prompt tokens of a chat request: messages, reply priming, and tool/function definitions. */
-export async function countChatPrompt(counter: Counter, input: ChatPromptInput, model = ''): Promise<number> {
-  const rules = chatRulesFor(counter.encoding, model);
-  let tokens = rules.replyPriming;
-  for (const message of input.messages) tokens += await countMessageCached(counter, rules, message);
-  tokens += countToolDefinitions(counter, rules, input.tools ?? input.functions ?? []);
-  return tokens;
-}
-
-/**
- * Tokens of a completions `prompt` or embeddings `input`: a string, a list of strings, a list of
- * token ids, or a list of such lists. Plain text count; no chat overhead.
- */
-export async function countTextInput(counter: Counter, input: unknown): Promise<number> {
-  if (typeof input === 'string') return countText(counter, input);
-  if (Array.isArray(input)) {
-    if (input.every((item) => typeof item === 'number')) return input.length;
-    let tokens = 0;
-    for (const item of input) tokens += await countTextInput(counter, item);
-    return tokens;
-  }
-  return 0;
+export function countChatPrompt(counter: Counter, input: ChatPromptInput, model = ''): Promise<number> {
+  return countChatRequest(counter, { messages: input.messages, tools: input.tools, functions: input.functions }, model);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import {
   chatRulesFor,
   countChatPrompt,
+  countChatRequest,
   countMessage,
   countTextInput,
   IMAGE_TOKENS_HIGH,
@@ -10,32 +11,8 @@ import {
   tokenizerStats,
 } from '../../../src/tokenize';
 import type { Counter } from '../../../src/tokenize';
+import { COOKBOOK, WEATHER_TOOL } from './conversations';
 
-// The OpenAI cookbook's example (num_tokens_from_messages): 129 prompt tokens for gpt-4-0613.
-const COOKBOOK = [
-  { role: 'system', content: 'You are a helpful, pattern-following assistant that translates corporate jargon into plain English.' },
-  { role: 'system', name: 'example_user', content: 'New synergies will help drive top-line growth.' },
-  { role: 'system', name: 'example_assistant', content: 'Things working well together will increase revenue.' },
-  { role: 'system', name: 'example_user', content: "Let's circle back when we have more bandwidth to touch base on opportunities for increased leverage." },
-  { role: 'system', name: 'example_assistant', content: "Let's talk later when we're less busy about how to do better." },
-  { role: 'user', content: "This late pivot means we don't have time to boil the ocean for the client deliverable." },
-];
-
-const WEATHER_TOOL = {
-  type: 'function',
-  function: {
-    name: 'get_current_weather',
-    description: 'Get the current weather in a given location.',
-    parameters: {
-      type: 'object',
-      properties: {
-        location: { type: 'string', description: 'The city and state, e.g. San Francisco, CA' },
-        unit: { type: 'string', enum: ['celsius', 'fahrenheit'] },
-      },
-      required: ['location'],
-    },
-  },
-};
 
 describe('chat prompt counting', () => {
   test.each(['gpt-4-0613', 'gpt-3.5-turbo-0613', 'gpt-4'])('cookbook conversation is 129 tokens for %s', async (model) => {
@@ -65,14 +42,16 @@ describe('chat prompt counting', () => {
     expect(tokens).toBe(3 + counter.count('user') + counter.count('What is in this picture?') + estimate + 3);
   });
 
-  test('tool definitions add tokens, the same whether sent as tools or functions', async () => {
+  test('tool definitions count at least their JSON, whether sent as tools, functions, or both', async () => {
     const counter = await loadCounter('o200k_base');
     const messages = [{ role: 'user', content: "What's the weather like in Paris?" }];
-    const bare = await countChatPrompt(counter, { messages }, 'gpt-4o');
-    const withTools = await countChatPrompt(counter, { messages, tools: [WEATHER_TOOL] }, 'gpt-4o');
-    const withFunctions = await countChatPrompt(counter, { messages, functions: [WEATHER_TOOL.function] }, 'gpt-4o');
-    expect(withTools).toBeGreaterThan(bare + 20);
-    expect(withFunctions).toBe(withTools);
+    const bare = await countChatRequest(counter, { messages }, 'gpt-4o');
+    const withTools = await countChatRequest(counter, { messages, tools: [WEATHER_TOOL] }, 'gpt-4o');
+    const withFunctions = await countChatRequest(counter, { messages, functions: [WEATHER_TOOL.function] }, 'gpt-4o');
+    const withBoth = await countChatRequest(counter, { messages, tools: [WEATHER_TOOL], functions: [WEATHER_TOOL.function] }, 'gpt-4o');
+    expect(withTools - bare).toBeGreaterThanOrEqual(counter.count(JSON.stringify(WEATHER_TOOL, null, 4)));
+    expect(withFunctions - bare).toBeGreaterThanOrEqual(counter.count(JSON.stringify(WEATHER_TOOL.function, null, 4)));
+    expect(withBoth - bare).toBe(withTools - bare + (withFunctions - bare));
   });
 
   test('special-token strings in messages count as text and never throw', async () => {
@@ -82,7 +61,14 @@ describe('chat prompt counting', () => {
   });
 
   test('a test double counter is used as is, and never cached', async () => {
-    const fake: Counter = { encoding: 'cl100k_base', encode: (t) => [...t].map(() => 1), count: (t) => t.length };
+    const fake: Counter = {
+      encoding: 'cl100k_base',
+      cacheable: false,
+      encode: (t) => [...t].map(() => 1),
+      count: (t) => t.length,
+      countAsync: async (t) => t.length,
+      encodeAsync: async (t) => [...t].map(() => 1),
+    };
     const messages = [{ role: 'user', content: 'abcd' }];
     expect(await countChatPrompt(fake, { messages }, 'gpt-4')).toBe(3 + 4 + 4 + 3);
   });
@@ -107,6 +93,19 @@ describe('message cache', () => {
       expect(tokens).toBe(3 + messages.reduce((sum, m) => sum + countMessage(counter, rules, m), 0));
     }
     expect(cacheStats().bytes).toBeLessThanOrEqual(cacheStats().cap);
+  });
+
+  test('tools re-sent every turn are counted once, and count the same from the cache', async () => {
+    const counter = await loadCounter('cl100k_base');
+    const tools = [{ ...WEATHER_TOOL, function: { ...WEATHER_TOOL.function, description: `Weather #${Math.random()}` } }];
+    const body = { messages: [{ role: 'user', content: 'hi' }], tools };
+    const first = await countChatRequest(counter, body);
+    const before = tokenizerStats().messageCache;
+    expect(await countChatRequest(counter, body)).toBe(first);
+    const after = tokenizerStats().messageCache;
+    expect(after.hits - before.hits).toBe(2); // the message and the tools
+    expect(after.misses - before.misses).toBe(0);
+    expect(await countChatRequest(counter, body, '', { jsonLayout: 'compact' })).toBeLessThan(first); // layouts never share an entry
   });
 
   test('different chat rules never share an entry', async () => {

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { chineseCorpus, degenerateInputs, seededRandom } from '../../../bench/lib/corpora';
 import { mergeShortPiece } from '../../../src/tokenize/bpe';
 import { LongPieceMerge } from '../../../src/tokenize/bpe-long';
-import { loadEncodingCounter } from '../../../src/tokenize/counter';
+import { loadCounter } from '../../../src/tokenize/counter';
 import { writeByteIds } from '../../../src/tokenize/utf8';
 import { countText, encodeText } from '../../../src/tokenize';
 import { decodeToByteString, ours, referenceIds, utf8ByteString } from './reference';
@@ -13,7 +13,7 @@ const BIG = 100 * 1024;
 describe.each(ENCODINGS)('%s engine', (encoding) => {
   // The heap/bucket merge must make exactly the quadratic scan's choices.
   test('long-piece merge equals the short scan on random pieces', async () => {
-    const { engine } = await loadEncodingCounter(encoding);
+    const { engine } = await loadCounter(encoding);
     const random = seededRandom(21);
     const alphabet = ['a', 'b', 'e', 'th', ' ', '中', '国', 'é', '😀', '\u0301', '1', 'ing'];
     for (let trial = 0; trial < 300; trial++) {

@@ -1,7 +1,7 @@
 import { get_encoding, type Tiktoken as WasmTiktoken } from 'tiktoken';
 import { Tiktoken as JsTiktoken } from 'js-tiktoken/lite';
 import type { EncodingName } from '../../../src/config';
-import { type EncodingCounter, loadEncodingCounter } from '../../../src/tokenize/counter';
+import { type EncodingCounter, loadCounter } from '../../../src/tokenize/counter';
 
 /** The reference for every result: tiktoken's Rust core, through its WASM build. */
 const wasm = new Map<EncodingName, WasmTiktoken>();
@@ -26,7 +26,7 @@ export async function jsTiktokenIds(encoding: EncodingName, text: string): Promi
 }
 
 export function ours(encoding: EncodingName): Promise<EncodingCounter> {
-  return loadEncodingCounter(encoding);
+  return loadCounter(encoding);
 }
 
 /** Bytes of token ids, as a byte string: decoding must give back the input's UTF-8. */
