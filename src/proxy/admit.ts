@@ -2,7 +2,6 @@ import type { Caller } from '../deps';
 import { GatewayError, ledgerUnavailable } from '../errors';
 import { type AdmitResult, type BudgetState, DuplicateRequestIdError, LedgerUnavailableError, type Meter } from '../ledger';
 import { costOf, formatUsd, type Price } from '../pricing';
-import { countText } from '../tokenize';
 import type { Plan } from './plan';
 import type { ProxyRequest } from './request';
 
@@ -28,7 +27,7 @@ const meterPlan = (plan: Plan) => ({
   routedModel: plan.servedModel,
   backend: plan.backendName,
   caps: { promptTokens: plan.promptTokens, completionTokens: plan.completionCap },
-  countTokens: (text: string) => countText(plan.counter, text),
+  countTokens: (text: string) => plan.counter.countAsync(text),
 });
 
 /**

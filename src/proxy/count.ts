@@ -1,4 +1,5 @@
-import { type Counter, countChatPrompt, countText } from '../tokenize';
+import { badRequest } from '../errors';
+import { type Counter, countChatRequest, countCompletionPrompts, countEmbeddingInputs, UncountableInputError } from '../tokenize';
 import type { ProxyRequest } from './request';
 
 /** Prompt tokens of a request: each prompt of a batch apart (one for chat), and their sum. */
@@ -7,33 +8,22 @@ export interface PromptCount {
   total: number;
 }
 
-/** Counts what the backend will read for `request`, in `counter`'s encoding. */
+/**
+ * Counts everything the backend will read for `request`, in `counter`'s encoding: for chat, the
+ * messages and everything a chat template renders (tools, functions, documents, template
+ * arguments, a reply schema); for completions, each prompt with its suffix. What cannot be
+ * counted is refused with a 400 naming the field.
+ */
 export async function countPrompt(counter: Counter, request: ProxyRequest, modelName: string): Promise<PromptCount> {
   const body = request.body;
   let perPrompt: number[];
-  if (request.endpoint === 'chat.completions') {
-    perPrompt = [
-      await countChatPrompt(
-        counter,
-        { messages: body.messages as unknown[], tools: Array.isArray(body.tools) ? body.tools : undefined, functions: Array.isArray(body.functions) ? body.functions : undefined },
-        modelName,
-      ),
-    ];
-  } else {
-    perPrompt = await countEach(counter, request.endpoint === 'completions' ? body.prompt : body.input);
-    if (request.endpoint === 'completions' && typeof body.suffix === 'string') {
-      const suffix = await countText(counter, body.suffix);
-      perPrompt = perPrompt.map((tokens) => tokens + suffix);
-    }
+  try {
+    if (request.endpoint === 'chat.completions') perPrompt = [await countChatRequest(counter, body, modelName)];
+    else if (request.endpoint === 'completions') perPrompt = await countCompletionPrompts(counter, body.prompt, body.suffix);
+    else perPrompt = await countEmbeddingInputs(counter, body.input);
+  } catch (error) {
+    if (error instanceof UncountableInputError) throw badRequest(error.message, error.param, 'uncountable_input');
+    throw error;
   }
   return { perPrompt, total: perPrompt.reduce((sum, tokens) => sum + tokens, 0) };
-}
-
-async function countEach(counter: Counter, input: unknown): Promise<number[]> {
-  if (typeof input === 'string') return [await countText(counter, input)];
-  const list = input as unknown[];
-  if (list.every((item) => typeof item === 'number')) return [list.length];
-  const counts: number[] = [];
-  for (const item of list) counts.push(typeof item === 'string' ? await countText(counter, item) : (item as unknown[]).length);
-  return counts;
 }
