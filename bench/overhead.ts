@@ -42,11 +42,23 @@ const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 function post(url: string, key: string, body: string, firstByte = false): Promise<number> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      let first = 0;
-      res.on('data', () => (first ||= performance.now()));
-      res.on('end', () => (res.statusCode === 200 ? resolve((firstByte ? first : performance.now()) - started) : reject(new Error(`status ${res.statusCode}`))));
-    });
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        let first = 0;
+        res.on('data', () => (first ||= performance.now()));
+        res.on('end', () =>
+          res.statusCode === 200
+            ? resolve((firstByte ? first : performance.now()) - started)
+            : reject(new Error(`status ${res.statusCode}`)),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -66,22 +78,32 @@ async function throughput(target: Target, body: string) {
   const until = performance.now() + LOAD_SECONDS * 1000;
   const cpuBefore = target.cpuSeconds?.();
   let done = 0;
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (performance.now() < until) {
-      await post(`${target.url}/chat/completions`, target.key, body);
-      done++;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (performance.now() < until) {
+        await post(`${target.url}/chat/completions`, target.key, body);
+        done++;
+      }
+    }),
+  );
   const cpuMsPerRequest = cpuBefore === undefined ? null : ((target.cpuSeconds!() - cpuBefore) * 1000) / done;
   return { rps: done / LOAD_SECONDS, cpuMsPerRequest };
 }
 
 async function gatewayTarget(name: string, backendUrl: string, env: Record<string, string>) {
   const gateway = await startGatewayProcess({ env, config: defaultConfigInput(backendUrl) });
-  const created = await fetch(`${gateway.url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, body: JSON.stringify({ name: 'bench' }) });
+  const created = await fetch(`${gateway.url}/admin/keys`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    body: JSON.stringify({ name: 'bench' }),
+  });
   const { id, key } = (await created.json()) as { id: string; key: string };
   // A budget large enough never to refuse: the reservation path is what is measured.
-  await fetch(`${gateway.url}/admin/keys/${id}/budget`, { method: 'PUT', headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, body: JSON.stringify({ limit: '1000000', period: 'month' }) });
+  await fetch(`${gateway.url}/admin/keys/${id}/budget`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    body: JSON.stringify({ limit: '1000000', period: 'month' }),
+  });
   const cpuSeconds = () => groupCpuSeconds(gateway.child.pid!);
   return { target: { name, url: `${gateway.url}/v1`, key, cpuSeconds }, stop: () => gateway.stop() };
 }
@@ -100,8 +122,14 @@ async function main() {
   };
   const base = await measure(direct);
   const row = (name: string, m: typeof base) => [
-    name, m.json.p50.toFixed(2), m.json.p99.toFixed(2), (m.json.p50 - base.json.p50).toFixed(2),
-    m.ttfb.p50.toFixed(2), (m.ttfb.p50 - base.ttfb.p50).toFixed(2), m.rps.toFixed(0), (m.rps / base.rps).toFixed(2),
+    name,
+    m.json.p50.toFixed(2),
+    m.json.p99.toFixed(2),
+    (m.json.p50 - base.json.p50).toFixed(2),
+    m.ttfb.p50.toFixed(2),
+    (m.ttfb.p50 - base.ttfb.p50).toFixed(2),
+    m.rps.toFixed(0),
+    (m.rps / base.rps).toFixed(2),
     m.cpuMsPerRequest === null ? '-' : m.cpuMsPerRequest.toFixed(2),
   ];
   rows.push(row(direct.name, base));
@@ -119,16 +147,31 @@ async function main() {
   await backend.close();
   agent.destroy();
 
-  const header = ['path', 'p50 ms', 'p99 ms', 'added p50', 'stream TTFB p50', 'added TTFB', `req/s @${CONCURRENCY}`, 'vs direct', 'gateway CPU ms/req'];
+  const header = [
+    'path',
+    'p50 ms',
+    'p99 ms',
+    'added p50',
+    'stream TTFB p50',
+    'added TTFB',
+    `req/s @${CONCURRENCY}`,
+    'vs direct',
+    'gateway CPU ms/req',
+  ];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padStart(widths[i]!)).join(' | ')} |`;
-  console.log(`\nsmall non-streamed chat (16 completion tokens), ${SEQUENTIAL} sequential requests; throughput for ${LOAD_SECONDS} s at ${CONCURRENCY} connections, with the CPU the gateway spent per request meanwhile (steadier than req/s on a shared machine)`);
+  console.log(
+    `\nsmall non-streamed chat (16 completion tokens), ${SEQUENTIAL} sequential requests; throughput for ${LOAD_SECONDS} s at ${CONCURRENCY} connections, with the CPU the gateway spent per request meanwhile (steadier than req/s on a shared machine)`,
+  );
   console.log(line(header));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const r of rows) console.log(line(r));
 }
 
-main().then(() => process.exit(0), (error) => {
-  console.error(error);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -3,7 +3,7 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { countChatPrompt } from '../src/tokenize';
 import { loadEncodingCounter } from '../src/tokenize/counter';
-import { conversations, growingRequests, type ChatMessage } from './lib/chat-workload';
+import { type ChatMessage, conversations, growingRequests } from './lib/chat-workload';
 import { chineseCorpus, codeCorpus, degenerateInputs, englishCorpus, randomBytesAsText } from './lib/corpora';
 import { median, percentile, printTable } from './lib/table';
 import { type BenchEncoding, type BenchTokenizer, loadTokenizer, TOKENIZER_NAMES } from './lib/tokenizers';
@@ -114,7 +114,13 @@ async function chatWorkload(): Promise<Map<string, number>> {
       cpuMicros.push(used.user + used.system);
     }
     p50.set(name, median(micros));
-    rows.push([name, fixed(median(micros), 0), fixed(percentile(micros, 99), 0), fixed(median(cpuMicros), 0), fixed(percentile(cpuMicros, 99), 0)]);
+    rows.push([
+      name,
+      fixed(median(micros), 0),
+      fixed(percentile(micros, 99), 0),
+      fixed(median(cpuMicros), 0),
+      fixed(percentile(cpuMicros, 99), 0),
+    ]);
   }
   printTable(
     `Chat workload, cl100k_base: ${requests.length} requests, 30 conversations × 10 turns, system prompt ≈ ${systemTokens} tokens, whole history re-sent each turn`,
@@ -160,18 +166,28 @@ async function degenerate(): Promise<number[]> {
       rows.push(row);
     }
   }
-  printTable(`Degenerate inputs, cl100k_base (each cell in a warm child process, killed ${CELL_TIMEOUT_S}s after it starts counting)`, ['input', ...TOKENIZER_NAMES], rows);
+  printTable(
+    `Degenerate inputs, cl100k_base (each cell in a warm child process, killed ${CELL_TIMEOUT_S}s after it starts counting)`,
+    ['input', ...TOKENIZER_NAMES],
+    rows,
+  );
   return tollgate100k;
 }
 
 async function eventLoop(): Promise<void> {
   const output = await runChild('event-loop-cell.ts', [], 600);
   const rows = (JSON.parse(output ?? '[]') as [string, number, number][]).map(([name, ms, cpuMs]) => [name, fixed(ms), fixed(cpuMs)]);
-  printTable('tollgate countText(): longest event-loop block while counting (async, sliced; own process)', ['input', 'longest block ms (wall)', '(cpu)'], rows);
+  printTable(
+    'tollgate countText(): longest event-loop block while counting (async, sliced; own process)',
+    ['input', 'longest block ms (wall)', '(cpu)'],
+    rows,
+  );
 }
 
 console.log(
-  `tollgate tokenizer bench — Node ${process.version}, ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}, ${new Date().toISOString()}`,
+  `tollgate tokenizer bench — Node ${process.version}, ${cpus().length} cores, load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}, ${new Date().toISOString()}`,
 );
 const mbps = await throughput();
 const chatP50 = await chatWorkload();
@@ -183,8 +199,12 @@ console.log('\nFloors (issue 5)');
 for (const encoding of ENCODINGS) {
   for (const [corpus] of CORPORA.slice(0, 3)) {
     const key = `${encoding}/${corpus}`;
-    console.log(`  cold ${key}: tollgate ${ratio(mbps.get(`${key}/tollgate`), mbps.get(`${key}/gpt-tokenizer (no cache)`))} gpt-tokenizer (no cache), need ≥ 2×`);
+    console.log(
+      `  cold ${key}: tollgate ${ratio(mbps.get(`${key}/tollgate`), mbps.get(`${key}/gpt-tokenizer (no cache)`))} gpt-tokenizer (no cache), need ≥ 2×`,
+    );
   }
 }
-console.log(`  chat p50: tollgate ${ratio(chatP50.get('gpt-tokenizer (cache)'), chatP50.get('tollgate (message cache)'))} faster than gpt-tokenizer (cache), need ≥ 3×`);
+console.log(
+  `  chat p50: tollgate ${ratio(chatP50.get('gpt-tokenizer (cache)'), chatP50.get('tollgate (message cache)'))} faster than gpt-tokenizer (cache), need ≥ 3×`,
+);
 console.log(`  degenerate 100 KB: tollgate slowest cell ${fixed(Math.max(...tollgate100k), 1)} ms, need < 100 ms`);

@@ -38,7 +38,11 @@ export function quietWranglerEnv(extra: Record<string, string> = {}): NodeJS.Pro
 export async function measureWorkerBundle(root = process.cwd()): Promise<WorkerBundle> {
   const outdir = mkdtempSync(join(tmpdir(), 'tollgate-worker-bundle-'));
   try {
-    const output = await run(join(root, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', outdir, '-c', join(root, 'wrangler.toml')], root);
+    const output = await run(
+      join(root, 'node_modules/.bin/wrangler'),
+      ['deploy', '--dry-run', '--outdir', outdir, '-c', join(root, 'wrangler.toml')],
+      root,
+    );
     const scripts = readdirSync(outdir).filter((file) => /\.(m?js|wasm)$/.test(file));
     const bytes = Buffer.concat(scripts.map((file) => readFileSync(join(outdir, file))));
     const text = bytes.toString('latin1');
@@ -61,13 +65,20 @@ function run(command: string, args: string[], cwd: string): Promise<string> {
     child.stdout.on('data', (chunk) => (output += chunk));
     child.stderr.on('data', (chunk) => (output += chunk));
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolvePromise(output) : reject(new Error(`wrangler ${args.join(' ')} exited with ${code}:\n${output}`))));
+    child.once('exit', (code) =>
+      code === 0 ? resolvePromise(output) : reject(new Error(`wrangler ${args.join(' ')} exited with ${code}:\n${output}`)),
+    );
   });
 }
 
 export function describeBundle(bundle: WorkerBundle): string {
   const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
-  const plan = bundle.gzipBytes < FREE_PLAN_LIMIT_BYTES ? 'within the free plan (3 MiB)' : bundle.gzipBytes < PAID_PLAN_LIMIT_BYTES ? 'within the paid plan only (10 MiB)' : 'OVER every plan';
+  const plan =
+    bundle.gzipBytes < FREE_PLAN_LIMIT_BYTES
+      ? 'within the free plan (3 MiB)'
+      : bundle.gzipBytes < PAID_PLAN_LIMIT_BYTES
+        ? 'within the paid plan only (10 MiB)'
+        : 'OVER every plan';
   return [
     `Worker bundle: ${kib(bundle.totalBytes)}, gzip ${kib(bundle.gzipBytes)}: ${plan}`,
     `  encodings bundled: ${bundle.encodings.join(', ') || 'none'}; PGlite: ${bundle.hasPglite ? 'PRESENT' : 'absent'}`,

@@ -12,7 +12,11 @@ async function main(): Promise<void> {
   try {
     const { applied } = await migrate(store, migrations);
     const host = new URL(databaseUrl).host;
-    console.log(applied.length > 0 ? `tollgate: applied ${applied.join(', ')} on ${host}` : `tollgate: ${host} is up to date (${migrations.length} migrations)`);
+    console.log(
+      applied.length > 0
+        ? `tollgate: applied ${applied.join(', ')} on ${host}`
+        : `tollgate: ${host} is up to date (${migrations.length} migrations)`,
+    );
   } finally {
     await store.close();
   }

@@ -1,16 +1,16 @@
-import { Hono, type Context } from 'hono';
+import { type Context, Hono } from 'hono';
 import { requireScope } from './auth';
 import type { Deps, HonoEnv } from './deps';
 import { GatewayError, internalErrorBody } from './errors';
-import { tokenizerStats } from './tokenize';
-import { limitBody } from './http/body';
 import { registerAdminBudgetRoutes } from './http/admin-budgets';
 import { registerAdminKeyRoutes } from './http/admin-keys';
 import { registerAdminModelRoutes } from './http/admin-models';
+import { limitBody } from './http/body';
 import { registerEstimateRoute } from './http/estimate';
 import { registerOpenAiRoutes } from './http/openai';
 import { RateGate } from './http/rate-gate';
 import { describeError } from './store/errors';
+import { tokenizerStats } from './tokenize';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -54,7 +54,14 @@ export function createApp(deps: Deps): Hono<HonoEnv> {
 
   app.notFound((c) =>
     c.json(
-      { error: { message: `Unknown request URL: ${c.req.method} ${c.req.path}.`, type: 'invalid_request_error', param: null, code: 'unknown_url' } },
+      {
+        error: {
+          message: `Unknown request URL: ${c.req.method} ${c.req.path}.`,
+          type: 'invalid_request_error',
+          param: null,
+          code: 'unknown_url',
+        },
+      },
       404,
     ),
   );

@@ -64,5 +64,6 @@ export const internalErrorBody = (): ErrorBody => ({
 });
 
 /** 503 when the database cannot be reached: nothing can be checked or recorded (fail closed). */
-export const ledgerUnavailable = (message = 'The usage ledger is unreachable, so no request can be admitted right now. Try again shortly.') =>
-  new GatewayError(503, message, { code: 'ledger_unavailable', headers: { 'retry-after': '1' } });
+export const ledgerUnavailable = (
+  message = 'The usage ledger is unreachable, so no request can be admitted right now. Try again shortly.',
+) => new GatewayError(503, message, { code: 'ledger_unavailable', headers: { 'retry-after': '1' } });

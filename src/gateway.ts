@@ -7,13 +7,13 @@ import { GatewayError, ledgerUnavailable } from './errors';
 import { webRequestIO } from './http/io';
 import type { Ledger } from './ledger';
 import { fetchUpstream, type UpstreamClient } from './proxy/upstream';
-import { createLedger, FailOpenLedger, type LedgerOptions, type StoreLedger } from './usage';
 import { getAdminSecretHash, initAdminSecretHash } from './store/admin-secrets';
 import { getBudget } from './store/budgets';
 import type { Store } from './store/db';
 import { isUnavailable } from './store/errors';
 import { findKeyByHash, isKeyLive } from './store/keys';
 import { currentPrice, seedPricesFromConfig } from './store/prices';
+import { createLedger, FailOpenLedger, type LedgerOptions, type StoreLedger } from './usage';
 
 export interface GatewayParts {
   config: Config;
@@ -86,7 +86,16 @@ export async function buildDeps(parts: GatewayParts): Promise<Deps> {
   );
 
   const fetchFn = parts.fetch ?? ((input, init) => fetch(input, init));
-  const alerts = parts.alerts ?? new BudgetAlerts({ store: parts.store, webhookUrl: parts.config.gateway.alertWebhookUrl, fetch: fetchFn, log, now, waitUntil: parts.waitUntil });
+  const alerts =
+    parts.alerts ??
+    new BudgetAlerts({
+      store: parts.store,
+      webhookUrl: parts.config.gateway.alertWebhookUrl,
+      fetch: fetchFn,
+      log,
+      now,
+      waitUntil: parts.waitUntil,
+    });
   return {
     config: parts.config,
     alerts,

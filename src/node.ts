@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { serve } from '@hono/node-server';
 import { BudgetAlerts } from './alerts';
 import { createApp } from './app';
-import { ConfigError, loadConfig, type Config } from './config';
+import { type Config, ConfigError, loadConfig } from './config';
 import { buildDeps, nodeLedger } from './gateway';
 import { nodeRequestIO } from './runtime/node-request';
 import { nodeUpstreamClient } from './runtime/node-upstream';
@@ -30,7 +30,13 @@ async function main(): Promise<void> {
   const longestTimeout = Math.max(...Object.values(config.backends).map((backend) => backend.timeoutMs));
   const olderThanMs = longestTimeout + Number(env.TOLLGATE_SWEEP_GRACE_MS ?? 30_000);
 
-  const alerts = new BudgetAlerts({ store, webhookUrl: config.gateway.alertWebhookUrl, fetch: (input, init) => fetch(input, init), log, now: () => new Date() });
+  const alerts = new BudgetAlerts({
+    store,
+    webhookUrl: config.gateway.alertWebhookUrl,
+    fetch: (input, init) => fetch(input, init),
+    log,
+    now: () => new Date(),
+  });
   // Admissions on a Postgres server skip the WAL flush unless asked (README: "The ledger").
   const { ledger } = nodeLedger(store, alerts, { log, durableAdmissions: env.TOLLGATE_DURABLE_ADMISSIONS === '1' || undefined });
   const deps = await buildDeps({
@@ -67,7 +73,9 @@ async function main(): Promise<void> {
   const port = Number(env.PORT ?? 8787);
   const host = env.HOST ?? '127.0.0.1';
   const server = serve({ fetch: app.fetch, port, hostname: host }, (info) => {
-    log(`tollgate: listening on http://${host}:${info.port} (pid ${process.pid}, database: ${store.kind}, models: ${Object.keys(config.models).join(', ')})`);
+    log(
+      `tollgate: listening on http://${host}:${info.port} (pid ${process.pid}, database: ${store.kind}, models: ${Object.keys(config.models).join(', ')})`,
+    );
   });
 
   let stopping = false;
@@ -79,7 +87,8 @@ async function main(): Promise<void> {
     await beater.stop();
     await maintainer.stop();
     await ledger.flush(10_000);
-    if (ledger.waiting > 0) log(`tollgate: ${ledger.waiting} ledger rows could not be written; the sweeper settles the pending ones at the next start`);
+    if (ledger.waiting > 0)
+      log(`tollgate: ${ledger.waiting} ledger rows could not be written; the sweeper settles the pending ones at the next start`);
     await stopInstance(store, instanceId).catch(() => {});
     await store.close();
     process.exit(0);

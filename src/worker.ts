@@ -1,16 +1,16 @@
 import type { ExecutionContext, Hono } from 'hono';
+import { BudgetAlerts } from './alerts';
 import { createApp } from './app';
-import { ConfigError, loadConfig, type Config } from './config';
+import { type Config, ConfigError, loadConfig } from './config';
 import type { HonoEnv } from './deps';
 import { internalErrorBody } from './errors';
 import { buildDeps } from './gateway';
 import { Invocation, InvocationScope } from './runtime/invocation';
 // Not './store': its openStore can load PGlite, which must never reach the Worker bundle.
 import { openPostgresStore } from './store/postgres';
+import { configureTokenizer } from './tokenize';
 import { createLedger } from './usage/ledger';
 import { maintenance } from './usage/maintenance';
-import { BudgetAlerts } from './alerts';
-import { configureTokenizer } from './tokenize';
 
 /** The bindings wrangler.toml declares (vars, secrets, Hyperdrive). */
 export interface WorkerEnv {
@@ -71,7 +71,11 @@ function openInvocation(env: WorkerEnv, ctx: ExecutionContext): Invocation {
 }
 
 function failure(error: unknown): Response {
-  log(error instanceof ConfigError ? `tollgate: ${error.message}` : `tollgate: cannot start: ${error instanceof Error ? error.stack : String(error)}`);
+  log(
+    error instanceof ConfigError
+      ? `tollgate: ${error.message}`
+      : `tollgate: cannot start: ${error instanceof Error ? error.stack : String(error)}`,
+  );
   return Response.json(internalErrorBody(), { status: 500 });
 }
 
@@ -107,7 +111,13 @@ export default {
     const longestTimeout = Math.max(...Object.values(config.backends).map((backend) => backend.timeoutMs));
     const store = openPostgresStore({ databaseUrl: databaseUrlOf(env), maxConnections: 1 });
     try {
-      const alerts = new BudgetAlerts({ store, webhookUrl: config.gateway.alertWebhookUrl, fetch: (input, init) => fetch(input, init), log, now: () => new Date() });
+      const alerts = new BudgetAlerts({
+        store,
+        webhookUrl: config.gateway.alertWebhookUrl,
+        fetch: (input, init) => fetch(input, init),
+        log,
+        now: () => new Date(),
+      });
       await maintenance({
         store,
         olderThanMs: longestTimeout + Number(env.TOLLGATE_SWEEP_GRACE_MS ?? 30_000),

@@ -36,7 +36,7 @@ function takeBytes(text: string, bytes: number): string {
 
 /** Docs prose with some inline code: postgres.js's README and the OpenAI SDK's changelog. */
 export function englishCorpus(bytes = CORPUS_BYTES): string {
-  const text = packageFile('postgres', 'README.md') + '\n' + packageFile('openai', 'CHANGELOG.md');
+  const text = `${packageFile('postgres', 'README.md')}\n${packageFile('openai', 'CHANGELOG.md')}`;
   return takeBytes(text, bytes);
 }
 

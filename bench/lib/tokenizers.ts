@@ -1,5 +1,5 @@
-import { get_encoding } from 'tiktoken';
 import { Tiktoken as JsTiktoken } from 'js-tiktoken/lite';
+import { get_encoding } from 'tiktoken';
 import { loadEncodingCounter } from '../../src/tokenize/counter';
 
 /**
@@ -50,7 +50,12 @@ export async function loadTokenizer(name: TokenizerName, encoding: BenchEncoding
     }
     case 'tiktoken (WASM)': {
       const tiktoken = get_encoding(encoding);
-      return { name, count: (t) => tiktoken.encode_ordinary(t).length, encode: (t) => Array.from(tiktoken.encode_ordinary(t)), forget: () => {} };
+      return {
+        name,
+        count: (t) => tiktoken.encode_ordinary(t).length,
+        encode: (t) => Array.from(tiktoken.encode_ordinary(t)),
+        forget: () => {},
+      };
     }
   }
 }

@@ -1,9 +1,9 @@
 import { pastSoftThreshold } from '../budget';
-import type { Store } from '../store/db';
-import { formatUsd } from '../pricing';
-import { listUndeliveredAlerts, markAlertDelivered, recordAlert, recordOverspendAlert, type AlertRecord } from '../store/alerts';
-import { describeError } from '../store/errors';
 import type { BudgetState } from '../ledger';
+import { formatUsd } from '../pricing';
+import { type AlertRecord, listUndeliveredAlerts, markAlertDelivered, recordAlert, recordOverspendAlert } from '../store/alerts';
+import type { Store } from '../store/db';
+import { describeError } from '../store/errors';
 
 export interface AlertOptions {
   store: Store;
@@ -95,7 +95,9 @@ export class BudgetAlerts {
    * on Workers. Only alerts older than `olderThanMs` (so not ones an instance is still retrying)
    * and younger than `maxAgeMs`. Delivery is at least once: receivers dedupe by `alert.id`.
    */
-  async redeliver(options: { olderThanMs?: number; maxAgeMs?: number; limit?: number } = {}): Promise<{ delivered: number; failed: number }> {
+  async redeliver(
+    options: { olderThanMs?: number; maxAgeMs?: number; limit?: number } = {},
+  ): Promise<{ delivered: number; failed: number }> {
     if (!this.options.webhookUrl) return { delivered: 0, failed: 0 };
     const now = this.options.now().getTime();
     const before = new Date(now - (options.olderThanMs ?? 5 * 60_000));
@@ -115,7 +117,9 @@ export class BudgetAlerts {
       await new Promise((resolve) => setTimeout(resolve, delay));
       delay = Math.min(delay * 2, 30_000);
     }
-    this.options.log(`tollgate: the alert webhook did not accept alert ${alert.id} after ${retries + 1} tries; the sweeper tries again later`);
+    this.options.log(
+      `tollgate: the alert webhook did not accept alert ${alert.id} after ${retries + 1} tries; the sweeper tries again later`,
+    );
   }
 
   /** One attempt; true once the webhook accepted it and it is marked delivered. */

@@ -1,2 +1,2 @@
-export { generateSecret, displayPrefix, sha256Hex, timingSafeEqual } from './secrets';
 export { requireScope, type Scope } from './middleware';
+export { displayPrefix, generateSecret, sha256Hex, timingSafeEqual } from './secrets';

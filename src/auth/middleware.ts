@@ -25,7 +25,10 @@ export function requireScope(scope: Scope): MiddlewareHandler<HonoEnv> {
     const hash = sha256Hex(match[1]!);
     if (timingSafeEqual(hash, deps.adminTokenHash)) {
       // Every /v1 request is billed to a key, so the operator token does not proxy.
-      if (scope === 'proxy') throw new GatewayError(403, 'The operator token cannot call /v1; create an API key with the proxy scope.', { code: 'insufficient_scope' });
+      if (scope === 'proxy')
+        throw new GatewayError(403, 'The operator token cannot call /v1; create an API key with the proxy scope.', {
+          code: 'insufficient_scope',
+        });
       c.set('caller', { kind: 'operator', name: 'operator', scopes: ['reports', 'admin'] });
       return next();
     }

@@ -28,6 +28,6 @@ export function sha256Hex(text: string): string {
 export function timingSafeEqual(a: string, b: string): boolean {
   let diff = a.length ^ b.length;
   const length = Math.max(a.length, b.length);
-  for (let i = 0; i < length; i++) diff |= (a.charCodeAt(i % (a.length || 1)) ^ b.charCodeAt(i % (b.length || 1)));
+  for (let i = 0; i < length; i++) diff |= a.charCodeAt(i % (a.length || 1)) ^ b.charCodeAt(i % (b.length || 1));
   return diff === 0;
 }

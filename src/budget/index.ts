@@ -1,3 +1,3 @@
-export { BUDGET_PERIODS, TOTAL_WINDOW, type BudgetPeriod } from './periods';
-export { reservationFor, pastSoftThreshold } from './reservation';
-export { failOpenFits, type Amount, type Remaining } from './fail-open';
+export { type Amount, failOpenFits, type Remaining } from './fail-open';
+export { BUDGET_PERIODS, type BudgetPeriod, TOTAL_WINDOW } from './periods';
+export { pastSoftThreshold, reservationFor } from './reservation';

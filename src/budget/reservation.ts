@@ -1,5 +1,5 @@
-import { costOf, type Money, type Price } from '../pricing';
 import type { BudgetState } from '../ledger/types';
+import { costOf, type Money, type Price } from '../pricing';
 
 /** The worst case a request can cost: its prompt plus every completion token it may generate. */
 export function reservationFor(

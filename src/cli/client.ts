@@ -1,4 +1,4 @@
-import { ApiError, UnreachableError, type ApiErrorBody } from './errors';
+import { ApiError, type ApiErrorBody, UnreachableError } from './errors';
 
 export interface AdminClientOptions {
   /** Gateway base URL; may carry a path prefix (`https://gw.example/tollgate`). */

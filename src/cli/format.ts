@@ -33,5 +33,7 @@ export function list(values: readonly string[] | null | undefined, empty = 'any'
 /** Key options as `rpm=60 tpm=100000`, or `-` when none are set. */
 export function keyValues(record: Record<string, unknown> | null | undefined): string {
   const entries = Object.entries(record ?? {}).filter(([, value]) => value !== undefined && value !== null);
-  return entries.length === 0 ? '-' : entries.map(([name, value]) => `${name}=${typeof value === 'object' ? JSON.stringify(value) : String(value)}`).join(' ');
+  return entries.length === 0
+    ? '-'
+    : entries.map(([name, value]) => `${name}=${typeof value === 'object' ? JSON.stringify(value) : String(value)}`).join(' ');
 }

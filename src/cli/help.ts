@@ -1,4 +1,4 @@
-import { usageLine, type Command } from './command';
+import { type Command, usageLine } from './command';
 import type { OptionSpecs } from './flags';
 
 export const DEFAULT_URL = 'http://127.0.0.1:8787';
@@ -47,7 +47,14 @@ export function generalHelp(commands: readonly Command[]): string[] {
 
 /** `tollgate keys --help`: the subcommands of one group. */
 export function groupHelp(group: string, commands: readonly Command[]): string[] {
-  return [`Usage: tollgate ${group} <command> [options]`, '', 'Commands:', ...commandIndex(commands), '', `Run 'tollgate ${group} <command> --help' for a command's options.`];
+  return [
+    `Usage: tollgate ${group} <command> [options]`,
+    '',
+    'Commands:',
+    ...commandIndex(commands),
+    '',
+    `Run 'tollgate ${group} <command> --help' for a command's options.`,
+  ];
 }
 
 /** `tollgate keys create --help`: usage line, summary, options and examples. */

@@ -1,5 +1,5 @@
-export { runCli, commands } from './run';
-export type { CliIo } from './io';
-export type { Command } from './command';
 export { AdminClient, type AdminClientOptions } from './client';
-export { ApiError, UnreachableError, UsageError, exitCodes } from './errors';
+export type { Command } from './command';
+export { ApiError, exitCodes, UnreachableError, UsageError } from './errors';
+export type { CliIo } from './io';
+export { commands, runCli } from './run';

@@ -1,17 +1,24 @@
 import { AdminClient } from './client';
-import { usageLine, type Command } from './command';
+import { type Command, usageLine } from './command';
 import { alertCommands } from './commands/alerts';
 import { budgetCommands } from './commands/budget';
 import { keyCommands } from './commands/keys';
 import { priceCommands } from './commands/prices';
 import { requestCommands } from './commands/requests';
 import { serveCommand, startGateway } from './commands/serve';
-import { ApiError, UnreachableError, UsageError, exitCodes } from './errors';
-import { parseFlags, type Flags } from './flags';
-import { DEFAULT_URL, commandHelp, generalHelp, globalOptions, groupHelp } from './help';
-import { Output, type CliIo } from './io';
+import { ApiError, exitCodes, UnreachableError, UsageError } from './errors';
+import { type Flags, parseFlags } from './flags';
+import { commandHelp, DEFAULT_URL, generalHelp, globalOptions, groupHelp } from './help';
+import { type CliIo, Output } from './io';
 
-export const commands: readonly Command[] = [serveCommand, ...keyCommands, ...budgetCommands, ...priceCommands, ...requestCommands, ...alertCommands];
+export const commands: readonly Command[] = [
+  serveCommand,
+  ...keyCommands,
+  ...budgetCommands,
+  ...priceCommands,
+  ...requestCommands,
+  ...alertCommands,
+];
 
 /** A usage error, with the help to print after its message. */
 class UsageFailure extends Error {
@@ -57,7 +64,10 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
     return exitCodes.ok;
   } catch (error) {
     if (error instanceof UsageError) {
-      throw new UsageFailure(error.message, [`Usage: ${usageLine(command)}`, `Run 'tollgate ${command.path.join(' ')} --help' for details.`]);
+      throw new UsageFailure(error.message, [
+        `Usage: ${usageLine(command)}`,
+        `Run 'tollgate ${command.path.join(' ')} --help' for details.`,
+      ]);
     }
     throw error;
   }

@@ -1,2 +1,2 @@
-export { configSchema, ENCODINGS, TAG_KEY, type EncodingName, type Config, type ModelConfig, type BackendConfig } from './schema';
-export { loadConfig, parseConfig, defaultConfigInput, ConfigError, DEFAULT_UPSTREAM_URL } from './load';
+export { ConfigError, DEFAULT_UPSTREAM_URL, defaultConfigInput, loadConfig, parseConfig } from './load';
+export { type BackendConfig, type Config, configSchema, ENCODINGS, type EncodingName, type ModelConfig, TAG_KEY } from './schema';

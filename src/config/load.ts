@@ -1,4 +1,4 @@
-import { configSchema, type Config } from './schema';
+import { type Config, configSchema } from './schema';
 
 export const DEFAULT_UPSTREAM_URL = 'http://127.0.0.1:8000/v1';
 

@@ -36,7 +36,11 @@ const modelSchema = z.strictObject({
 
 const gatewaySchema = z.strictObject({
   /** Largest request body accepted, in bytes; larger bodies get 413 before parsing. */
-  maxBodyBytes: z.number().int().positive().default(4 * 1024 * 1024),
+  maxBodyBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(4 * 1024 * 1024),
   /** `route`: an over-long request moves to the model's `extended` variant; `reject`: 400. */
   contextPolicy: z.enum(['route', 'reject']).default('route'),
   /** Completion cap for a budgeted key's request without max_tokens, unless the key sets its own. */
@@ -44,11 +48,17 @@ const gatewaySchema = z.strictObject({
   /** Where budget alerts are POSTed (JSON); none by default. */
   alertWebhookUrl: z.url().optional(),
   /** Largest /v1/estimate body (it is counted like a request, so it gets a limit of its own). */
-  estimateMaxBodyBytes: z.number().int().positive().default(1024 * 1024),
+  estimateMaxBodyBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
   /** Request tags (`x-tollgate-tags: project=search,env=prod`): which keys are kept, and what happens to others. */
   tags: z
     .strictObject({
-      allowed: z.array(z.string().regex(TAG_KEY, 'must be a tag key such as "project" (lowercase letters, digits, _ . -; at most 32)')).default([]),
+      allowed: z
+        .array(z.string().regex(TAG_KEY, 'must be a tag key such as "project" (lowercase letters, digits, _ . -; at most 32)'))
+        .default([]),
       /** `reject`: a request with a tag key not allowed gets 400; `drop`: the tag is ignored. */
       unknown: z.enum(['reject', 'drop']).default('reject'),
       maxTags: z.number().int().min(1).max(32).default(8),
@@ -86,7 +96,11 @@ export const configSchema = z
         if (!extended) {
           ctx.addIssue({ code: 'custom', path: ['models', name, 'extended'], message: `names no model "${model.extended}" in "models"` });
         } else if (extended.contextWindow <= model.contextWindow) {
-          ctx.addIssue({ code: 'custom', path: ['models', name, 'extended'], message: `"${model.extended}" must have a larger contextWindow than "${name}"` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['models', name, 'extended'],
+            message: `"${model.extended}" must have a larger contextWindow than "${name}"`,
+          });
         }
       }
     }

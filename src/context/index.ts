@@ -1,1 +1,1 @@
-export { type ContextPolicy, type ContextCandidate, type ContextDecision, planContext, contextExceededMessage } from './policy';
+export { type ContextCandidate, type ContextDecision, type ContextPolicy, contextExceededMessage, planContext } from './policy';

@@ -54,13 +54,18 @@ export function planContext(
 }
 
 /** OpenAI's wording for an over-long request, with both numbers. */
-export function contextExceededMessage(decision: Extract<ContextDecision, { fits: false }>, requestedMaxTokens: number | undefined): string {
+export function contextExceededMessage(
+  decision: Extract<ContextDecision, { fits: false }>,
+  requestedMaxTokens: number | undefined,
+): string {
   const { requested, window } = decision;
   const completion = requestedMaxTokens ?? 0;
   return (
     `This model's maximum context length is ${window} tokens. However, you requested ` +
     `${requested.promptTokens + completion} tokens (${requested.promptTokens} in the messages, ${completion} in the completion). ` +
     `Please reduce the length of the messages or completion.` +
-    (decision.extendedWouldFit ? ` The extended-context model "${requested.model.extended}" would fit; it was not used because the context policy is "reject".` : '')
+    (decision.extendedWouldFit
+      ? ` The extended-context model "${requested.model.extended}" would fit; it was not used because the context policy is "reject".`
+      : '')
   );
 }

@@ -1,15 +1,15 @@
 import type { Hono } from 'hono';
 import { z } from 'zod';
+import { alertView } from '../alerts';
 import { BUDGET_PERIODS } from '../budget';
 import type { HonoEnv } from '../deps';
 import { GatewayError } from '../errors';
 import { formatUsd, parseUsd } from '../pricing';
-import { alertView } from '../alerts';
 import { listAlerts } from '../store/alerts';
 import { budgetStatus, clearBudget, setBudget } from '../store/budgets';
 import type { Executor } from '../store/db';
-import { isKnownTimeZone } from '../store/windows';
 import { getKey } from '../store/keys';
+import { isKnownTimeZone } from '../store/windows';
 import { readJson } from './body';
 import { parseWith } from './validate';
 
@@ -28,7 +28,10 @@ const budgetSchema = z
     timezone: z.string().min(1).max(64).default('UTC'),
     softThresholdPct: z.number().int().min(1).max(100).nullish(),
   })
-  .refine((budget) => budget.limit != null || budget.limitTokens != null, { message: "set 'limit' (USD) and/or 'limitTokens'", path: ['limit'] });
+  .refine((budget) => budget.limit != null || budget.limitTokens != null, {
+    message: "set 'limit' (USD) and/or 'limitTokens'",
+    path: ['limit'],
+  });
 
 /** A key's budget and its current window (by admission's own window rule) as operators see it: money as decimal strings; null without a budget. */
 export async function budgetView(ex: Executor, keyId: string, now: Date) {
@@ -59,11 +62,16 @@ export function registerAdminBudgetRoutes(app: Hono<HonoEnv>): void {
   app.put('/admin/keys/:id/budget', async (c) => {
     const { deps } = c.var;
     const keyId = c.req.param('id');
-    if (!(await getKey(deps.store, keyId))) throw new GatewayError(404, `No API key with id '${keyId}'.`, { code: 'key_not_found', param: 'id' });
+    if (!(await getKey(deps.store, keyId)))
+      throw new GatewayError(404, `No API key with id '${keyId}'.`, { code: 'key_not_found', param: 'id' });
     const body = parseWith(budgetSchema, await readJson(c));
     // The zone list that counts is the database's: the window rule is computed there.
     if (!(await isKnownTimeZone(deps.store, body.timezone))) {
-      throw new GatewayError(400, `Invalid 'timezone': '${body.timezone}' is not an IANA time zone the database knows, such as "Europe/Berlin".`, { param: 'timezone', code: 'invalid_value' });
+      throw new GatewayError(
+        400,
+        `Invalid 'timezone': '${body.timezone}' is not an IANA time zone the database knows, such as "Europe/Berlin".`,
+        { param: 'timezone', code: 'invalid_value' },
+      );
     }
     await setBudget(deps.store, keyId, {
       limitCost: body.limit == null ? null : parseUsd(body.limit),
@@ -86,7 +94,8 @@ export function registerAdminBudgetRoutes(app: Hono<HonoEnv>): void {
   app.delete('/admin/keys/:id/budget', async (c) => {
     const { deps } = c.var;
     const keyId = c.req.param('id');
-    if (!(await clearBudget(deps.store, keyId))) throw new GatewayError(404, `API key '${keyId}' has no budget.`, { code: 'budget_not_found', param: 'id' });
+    if (!(await clearBudget(deps.store, keyId)))
+      throw new GatewayError(404, `API key '${keyId}' has no budget.`, { code: 'budget_not_found', param: 'id' });
     deps.forgetKey(keyId);
     return c.json({ keyId, deleted: true });
   });

@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { displayPrefix, generateSecret, sha256Hex } from '../auth';
 import type { HonoEnv } from '../deps';
 import { GatewayError } from '../errors';
-import { createKey, getKey, listKeys, revokeKey, rotateKey, updateKey, updateKeyOptions, type KeyRecord } from '../store/keys';
 import { hasControlCharacters } from '../proxy/shape';
+import { createKey, getKey, type KeyRecord, listKeys, revokeKey, rotateKey, updateKey, updateKeyOptions } from '../store/keys';
 import { readJson } from './body';
 import { parseWith } from './validate';
 
@@ -99,7 +99,10 @@ export function registerAdminKeyRoutes(app: Hono<HonoEnv>): void {
     const body = parseWith(patchKeySchema, await readJson(c));
     checkModels(Object.keys(deps.config.models), body.allowedModels);
     const { options, expiresAt, ...rest } = body;
-    let key = await updateKey(deps.store, id, { ...rest, ...(expiresAt !== undefined ? { expiresAt: expiresAt ? new Date(expiresAt) : null } : {}) });
+    let key = await updateKey(deps.store, id, {
+      ...rest,
+      ...(expiresAt !== undefined ? { expiresAt: expiresAt ? new Date(expiresAt) : null } : {}),
+    });
     if (key && options) key = await updateKeyOptions(deps.store, id, options);
     if (!key) throw notFound(id);
     deps.forgetKey(id);
@@ -120,7 +123,8 @@ export function registerAdminKeyRoutes(app: Hono<HonoEnv>): void {
     const secret = generateSecret();
     const key = await rotateKey(deps.store, id, { hash: sha256Hex(secret), prefix: displayPrefix(secret) });
     if (!key) {
-      if (await getKey(deps.store, id)) throw new GatewayError(409, `API key '${id}' is revoked; create a new one instead.`, { code: 'key_revoked' });
+      if (await getKey(deps.store, id))
+        throw new GatewayError(409, `API key '${id}' is revoked; create a new one instead.`, { code: 'key_revoked' });
       throw notFound(id);
     }
     deps.forgetKey(id);
@@ -131,10 +135,15 @@ export function registerAdminKeyRoutes(app: Hono<HonoEnv>): void {
 function checkModels(configured: string[], allowed: readonly string[] | null | undefined): void {
   const unknown = (allowed ?? []).filter((model) => !configured.includes(model));
   if (unknown.length > 0) {
-    throw new GatewayError(400, `Unknown model(s) in 'allowedModels': ${unknown.join(', ')}.`, { param: 'allowedModels', code: 'model_not_found' });
+    throw new GatewayError(400, `Unknown model(s) in 'allowedModels': ${unknown.join(', ')}.`, {
+      param: 'allowedModels',
+      code: 'model_not_found',
+    });
   }
 }
 
 function withoutNulls<T extends object>(value: T): { [K in keyof T]?: NonNullable<T[K]> } {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null && v !== undefined)) as { [K in keyof T]?: NonNullable<T[K]> };
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null && v !== undefined)) as {
+    [K in keyof T]?: NonNullable<T[K]>;
+  };
 }

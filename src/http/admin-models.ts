@@ -2,7 +2,7 @@ import type { Hono } from 'hono';
 import { z } from 'zod';
 import type { HonoEnv } from '../deps';
 import { GatewayError } from '../errors';
-import { formatUsd, MAX_PRICE_PER_1K, parsePricePer1k, parseUsd, type Price } from '../pricing';
+import { formatUsd, MAX_PRICE_PER_1K, type Price, parsePricePer1k, parseUsd } from '../pricing';
 import { addPriceVersion, listPriceVersions } from '../store/prices';
 import { findRequests } from '../store/requests';
 import { readJson } from './body';
@@ -34,7 +34,8 @@ export function registerAdminModelRoutes(app: Hono<HonoEnv>): void {
   app.put('/admin/models/:model/price', async (c) => {
     const { deps } = c.var;
     const model = c.req.param('model');
-    if (!Object.hasOwn(deps.config.models, model)) throw new GatewayError(404, `The model '${model}' is not configured.`, { code: 'model_not_found', param: 'model' });
+    if (!Object.hasOwn(deps.config.models, model))
+      throw new GatewayError(404, `The model '${model}' is not configured.`, { code: 'model_not_found', param: 'model' });
     const body = parseWith(priceSchema, await readJson(c));
     const effectiveFrom = body.effectiveFrom ? new Date(body.effectiveFrom) : deps.now();
     const price = await addPriceVersion(deps.store, model, parsePricePer1k(body.prompt), parsePricePer1k(body.completion), effectiveFrom);
@@ -50,10 +51,15 @@ export function registerAdminModelRoutes(app: Hono<HonoEnv>): void {
   app.get('/admin/requests/:requestId', async (c) => {
     const requestId = c.req.param('requestId');
     const rows = await findRequests(c.var.deps.store, requestId, c.req.query('keyId') || undefined);
-    if (rows.length === 0) throw new GatewayError(404, `No request '${requestId}' in the ledger.`, { code: 'request_not_found', param: 'requestId' });
+    if (rows.length === 0)
+      throw new GatewayError(404, `No request '${requestId}' in the ledger.`, { code: 'request_not_found', param: 'requestId' });
     const keys = new Set(rows.map((row) => row.keyId));
     if (keys.size > 1) {
-      throw new GatewayError(409, `Request id '${requestId}' is held by ${keys.size} keys (${[...keys].join(', ')}); add ?keyId= to say which.`, { code: 'ambiguous_request_id', param: 'keyId' });
+      throw new GatewayError(
+        409,
+        `Request id '${requestId}' is held by ${keys.size} keys (${[...keys].join(', ')}); add ?keyId= to say which.`,
+        { code: 'ambiguous_request_id', param: 'keyId' },
+      );
     }
     return c.json(rows[0]);
   });

@@ -24,7 +24,7 @@ export async function readJson(c: Context<HonoEnv>): Promise<unknown> {
     return JSON.parse(text);
   } catch {
     throw badRequest(
-      'We could not parse the JSON body of your request. (HINT: This likely means you aren\'t using your HTTP library correctly. The OpenAI API expects a JSON payload.)',
+      "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload.)",
       null,
       'invalid_json',
     );

@@ -1,17 +1,21 @@
 import type { Hono } from 'hono';
 import type { Deps, HonoEnv } from '../deps';
 import { badRequest } from '../errors';
+import type { Endpoint } from '../ledger';
 import { type Cost, costOf, formatUsd } from '../pricing';
+import { rateLimitError } from '../proxy/admit';
 import { planRequest } from '../proxy/plan';
 import { isRecord } from '../proxy/shape';
 import { budgetStatus } from '../store/budgets';
-import type { Endpoint } from '../ledger';
 import { readJson } from './body';
 import { contextPolicyOf, defaultMaxTokensOf, keyCaller, meterRate, parseFor } from './openai';
 import type { RateGate } from './rate-gate';
-import { rateLimitError } from '../proxy/admit';
 
-const costView = (cost: Cost) => ({ prompt: formatUsd(cost.prompt), completionMax: formatUsd(cost.completion), total: formatUsd(cost.total) });
+const costView = (cost: Cost) => ({
+  prompt: formatUsd(cost.prompt),
+  completionMax: formatUsd(cost.completion),
+  total: formatUsd(cost.total),
+});
 
 /** The key's budget left now (by the same window rule as admission), and whether a worst case of `cost` and `tokens` fits in it. */
 async function budgetAnswer(deps: Deps, keyId: string, cost: Cost, tokens: number) {
@@ -39,7 +43,8 @@ export function registerEstimateRoute(app: Hono<HonoEnv>, gate: RateGate): void 
     if (!isRecord(json)) throw badRequest('The request body must be a JSON object.');
     const limited = await meterRate(deps, gate, caller.keyId, c.get('requestId'), deps.now());
     if (limited) throw limited;
-    const endpoint: Endpoint = 'messages' in json ? 'chat.completions' : 'prompt' in json ? 'completions' : 'input' in json ? 'embeddings' : 'chat.completions';
+    const endpoint: Endpoint =
+      'messages' in json ? 'chat.completions' : 'prompt' in json ? 'completions' : 'input' in json ? 'embeddings' : 'chat.completions';
     // The same parsing and planning as the proxy, so the two answers cannot drift apart.
     const request = parseFor(c, endpoint, json);
     const outcome = await planRequest(deps.config, request, contextPolicyOf(c), defaultMaxTokensOf(c));

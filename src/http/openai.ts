@@ -1,16 +1,16 @@
 import type { Context, Hono } from 'hono';
 import type { ContextPolicy } from '../context';
 import type { Caller, Deps, HonoEnv } from '../deps';
-import { GatewayError, badRequest, ledgerUnavailable } from '../errors';
+import { badRequest, GatewayError, ledgerUnavailable } from '../errors';
 import { type Endpoint, LedgerUnavailableError, Meter } from '../ledger';
 import { formatUsd } from '../pricing';
 import { admit, rateLimitError } from '../proxy/admit';
 import { planRequest, upstreamBody } from '../proxy/plan';
-import { relayJson, relayStream, relayUpstreamError, type Exchange } from '../proxy/relay';
-import { parseProxyRequest, UPSTREAM_PATH, type ProxyRequest } from '../proxy/request';
-import { callUpstream, ClientGoneError } from '../proxy/upstream';
+import { type Exchange, relayJson, relayStream, relayUpstreamError } from '../proxy/relay';
+import { type ProxyRequest, parseProxyRequest, UPSTREAM_PATH } from '../proxy/request';
+import { ClientGoneError, callUpstream, type UpstreamExchange } from '../proxy/upstream';
 import { readJson } from './body';
-import { RateGate } from './rate-gate';
+import type { RateGate } from './rate-gate';
 import { parseTags } from './tags';
 
 /** The OpenAI-compatible surface: proxied endpoints and the model list. */
@@ -38,7 +38,10 @@ export function registerOpenAiRoutes(app: Hono<HonoEnv>, gate: RateGate): void {
 /** The caller of a /v1 route: always a key (requireScope('proxy') refuses the operator token). */
 export function keyCaller(c: Context<HonoEnv>): Extract<Caller, { kind: 'key' }> {
   const caller = c.get('caller');
-  if (caller.kind !== 'key') throw new GatewayError(403, 'The operator token cannot call /v1; create an API key with the proxy scope.', { code: 'insufficient_scope' });
+  if (caller.kind !== 'key')
+    throw new GatewayError(403, 'The operator token cannot call /v1; create an API key with the proxy scope.', {
+      code: 'insufficient_scope',
+    });
   return caller;
 }
 
@@ -46,7 +49,11 @@ export function contextPolicyOf(c: Context<HonoEnv>): ContextPolicy {
   const header = c.req.header('x-tollgate-context-policy');
   if (header !== undefined) {
     if (header !== 'route' && header !== 'reject') {
-      throw badRequest("Invalid 'x-tollgate-context-policy' header: expected 'route' or 'reject'.", 'x-tollgate-context-policy', 'invalid_value');
+      throw badRequest(
+        "Invalid 'x-tollgate-context-policy' header: expected 'route' or 'reject'.",
+        'x-tollgate-context-policy',
+        'invalid_value',
+      );
     }
     return header;
   }
@@ -76,7 +83,13 @@ export function parseFor(c: Context<HonoEnv>, endpoint: Endpoint, json: unknown)
  * rpm; past it, the key's requests are refused here until the minute ends. A database outage
  * does not turn a 400 into a 503: the count is skipped then.
  */
-export async function meterRate(deps: Deps, gate: RateGate, keyId: string, requestId: string, startedAt: Date): Promise<GatewayError | null> {
+export async function meterRate(
+  deps: Deps,
+  gate: RateGate,
+  keyId: string,
+  requestId: string,
+  startedAt: Date,
+): Promise<GatewayError | null> {
   try {
     const result = await deps.ledger.meterRate({ requestId, keyId, startedAt });
     if (result.ok) return null;
@@ -121,7 +134,13 @@ async function proxy(c: Context<HonoEnv>, endpoint: Endpoint, gate: RateGate): P
     meter.reject(rateError ? 'rate_limit_exceeded' : (outcome.error.code ?? 'rejected'), { promptTokens: outcome.promptTokens });
     throw rateError ?? outcome.error;
   }
-  const admitted = await admit(meter, { noteBudget: (keyId, state, refused) => deps.alerts.note(keyId, state, refused), forgetKey: deps.forgetKey }, caller, request, outcome.plan);
+  const admitted = await admit(
+    meter,
+    { noteBudget: (keyId, state, refused) => deps.alerts.note(keyId, state, refused), forgetKey: deps.forgetKey },
+    caller,
+    request,
+    outcome.plan,
+  );
   const plan = admitted.plan;
 
   const headers: Record<string, string> = { 'x-tollgate-prompt-tokens': String(plan.promptTokens) };
@@ -132,7 +151,7 @@ async function proxy(c: Context<HonoEnv>, endpoint: Endpoint, gate: RateGate): P
   const exchange: Exchange = { meter, request, plan, headers, startedAt: started };
 
   const signal = deps.io.clientSignal(c);
-  let upstream;
+  let upstream: UpstreamExchange;
   try {
     upstream = await callUpstream({
       backend: plan.backend,

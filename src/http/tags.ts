@@ -28,7 +28,8 @@ export function parseTags(header: string | undefined, user: string | undefined, 
         if (rules.unknown === 'drop') continue;
         throw tagError(`the tag key '${key}' is not allowed (allowed: ${rules.allowed.join(', ') || 'none'})`);
       }
-      if (value.length > rules.maxValueLength || hasControlCharacters(value)) throw tagError(`the value of '${key}' must be at most ${rules.maxValueLength} characters, without control characters`);
+      if (value.length > rules.maxValueLength || hasControlCharacters(value))
+        throw tagError(`the value of '${key}' must be at most ${rules.maxValueLength} characters, without control characters`);
       if (Object.hasOwn(tags, key)) throw tagError(`the tag key '${key}' is given twice`);
       tags[key] = value;
     }

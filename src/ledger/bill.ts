@@ -43,7 +43,8 @@ export function decideBill(evidence: Evidence, caps: Caps): Bill {
   const processed = evidence.promptRead || relayedTokens > 0 || reported !== null;
   const promptTokens = processed ? caps.promptTokens : 0;
   const completionTokens = Math.min(relayedTokens, caps.completionTokens);
-  if (promptTokens + completionTokens === 0) return { promptTokens: 0, completionTokens: 0, usageSource: 'none', usageNote: processed ? note : 'not_processed' };
+  if (promptTokens + completionTokens === 0)
+    return { promptTokens: 0, completionTokens: 0, usageSource: 'none', usageNote: processed ? note : 'not_processed' };
   return { promptTokens, completionTokens, usageSource: 'gateway', usageNote: note };
 }
 

@@ -1,5 +1,5 @@
+export { type Bill, type Caps, decideBill, type Evidence } from './bill';
+export { DuplicateRequestIdError, LedgerUnavailableError } from './errors';
+export { type Charge, Meter, type MeterOutcome, type MeterPlan, type MeterStart } from './meter';
 export * from './statuses';
 export type * from './types';
-export { decideBill, type Bill, type Caps, type Evidence } from './bill';
-export { Meter, type Charge, type MeterOutcome, type MeterPlan, type MeterStart } from './meter';
-export { DuplicateRequestIdError, LedgerUnavailableError } from './errors';

@@ -133,11 +133,19 @@ export class Meter {
     } catch (error) {
       // The statement may still commit after our deadline: a final row at no cost makes sure it
       // reserves nothing (it finalizes the pending row, or makes the late insert fail on the id).
-      if (error instanceof LedgerUnavailableError && error.ambiguous) this.reject('ledger_unavailable', { routedModel: plan.routedModel, promptTokens: plan.caps.promptTokens });
+      if (error instanceof LedgerUnavailableError && error.ambiguous)
+        this.reject('ledger_unavailable', { routedModel: plan.routedModel, promptTokens: plan.caps.promptTokens });
       throw error;
     }
     if (result.admitted) {
-      this.#state = { phase: 'admitted', plan, admission, price: result.price, reservedCost: result.reservedCost, failOpen: result.failOpen === true };
+      this.#state = {
+        phase: 'admitted',
+        plan,
+        admission,
+        price: result.price,
+        reservedCost: result.reservedCost,
+        failOpen: result.failOpen === true,
+      };
     }
     return result;
   }
@@ -173,7 +181,12 @@ export class Meter {
       ttftMs: outcome.ttftMs ?? null,
       errorCode: outcome.errorCode ?? null,
       finishedAt: this.time.now(),
-      row: { admission: state.admission, priceId: state.price.id || null, reservedCost: state.reservedCost, admittedFailOpen: state.failOpen },
+      row: {
+        admission: state.admission,
+        priceId: state.price.id || null,
+        reservedCost: state.reservedCost,
+        admittedFailOpen: state.failOpen,
+      },
     });
     return charge;
   }

@@ -1,2 +1,2 @@
-export { type Money, PICO_PER_USD, parseUsd, formatUsd } from './money';
-export { type Price, type Cost, type TokenCounts, costOf, parsePricePer1k, MAX_PRICE_PER_1K } from './cost';
+export { type Cost, costOf, MAX_PRICE_PER_1K, type Price, parsePricePer1k, type TokenCounts } from './cost';
+export { formatUsd, type Money, PICO_PER_USD, parseUsd } from './money';

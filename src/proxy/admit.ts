@@ -36,7 +36,13 @@ const meterPlan = (plan: Plan) => ({
  * and answered with OpenAI's error; a key with `shrinkMaxTokens` gets one more try with the cap
  * its remaining budget pays for.
  */
-export async function admit(meter: Meter, deps: AdmitDeps, caller: Caller & { kind: 'key' }, request: ProxyRequest, plan: Plan): Promise<Admitted> {
+export async function admit(
+  meter: Meter,
+  deps: AdmitDeps,
+  caller: Caller & { kind: 'key' },
+  request: ProxyRequest,
+  plan: Plan,
+): Promise<Admitted> {
   let result = await tryAdmit(meter, plan);
   let adjustedMaxTokens: number | null = null;
   let admittedPlan = plan;
@@ -55,11 +61,16 @@ export async function admit(meter: Meter, deps: AdmitDeps, caller: Caller & { ki
   }
   if (result.reason === 'key_revoked') {
     deps.forgetKey(caller.keyId);
-    throw new GatewayError(401, 'Incorrect API key provided. You can find your API key with your tollgate operator.', { code: 'invalid_api_key' });
+    throw new GatewayError(401, 'Incorrect API key provided. You can find your API key with your tollgate operator.', {
+      code: 'invalid_api_key',
+    });
   }
   if (result.reason === 'not_permitted') {
     deps.forgetKey(caller.keyId);
-    throw new GatewayError(403, `This key may not use the model '${request.model}' (or no longer has the 'proxy' scope).`, { code: 'model_not_allowed', param: 'model' });
+    throw new GatewayError(403, `This key may not use the model '${request.model}' (or no longer has the 'proxy' scope).`, {
+      code: 'model_not_allowed',
+      param: 'model',
+    });
   }
   if (result.reason === 'rate_limited') {
     meter.reject('rate_limit_exceeded', { routedModel: plan.servedModel, promptTokens: plan.promptTokens });
@@ -67,16 +78,23 @@ export async function admit(meter: Meter, deps: AdmitDeps, caller: Caller & { ki
   }
   meter.reject('insufficient_quota', { routedModel: plan.servedModel, promptTokens: plan.promptTokens });
   deps.noteBudget(caller.keyId, result.budget, true);
-  throw new GatewayError(429, quotaMessage(result.budget, result.reservedCost, plan.promptTokens + plan.completionCap), { type: 'insufficient_quota', code: 'insufficient_quota' });
+  throw new GatewayError(429, quotaMessage(result.budget, result.reservedCost, plan.promptTokens + plan.completionCap), {
+    type: 'insufficient_quota',
+    code: 'insufficient_quota',
+  });
 }
 
 export function rateLimitError(limits: { rpm: number | null; tpm: number | null; retryAfterSeconds: number }): GatewayError {
   const parts = [limits.rpm ? `${limits.rpm} requests` : null, limits.tpm ? `${limits.tpm} tokens` : null].filter(Boolean);
-  return new GatewayError(429, `Rate limit reached for this key: ${parts.join(' and ')} per minute. Try again in ${limits.retryAfterSeconds} s.`, {
-    type: 'rate_limit_error',
-    code: 'rate_limit_exceeded',
-    headers: { 'retry-after': String(limits.retryAfterSeconds) },
-  });
+  return new GatewayError(
+    429,
+    `Rate limit reached for this key: ${parts.join(' and ')} per minute. Try again in ${limits.retryAfterSeconds} s.`,
+    {
+      type: 'rate_limit_error',
+      code: 'rate_limit_exceeded',
+      headers: { 'retry-after': String(limits.retryAfterSeconds) },
+    },
+  );
 }
 
 async function tryAdmit(meter: Meter, plan: Plan): Promise<AdmitResult> {
@@ -84,13 +102,21 @@ async function tryAdmit(meter: Meter, plan: Plan): Promise<AdmitResult> {
     return await meter.admit(meterPlan(plan));
   } catch (error) {
     if (error instanceof DuplicateRequestIdError) {
-      throw new GatewayError(409, `The request id '${meter.requestId}' was already used by this key; send a new x-request-id (or none) for a new request.`, {
-        code: 'duplicate_request_id',
-        param: 'x-request-id',
-      });
+      throw new GatewayError(
+        409,
+        `The request id '${meter.requestId}' was already used by this key; send a new x-request-id (or none) for a new request.`,
+        {
+          code: 'duplicate_request_id',
+          param: 'x-request-id',
+        },
+      );
     }
     if (error instanceof LedgerUnavailableError) {
-      throw ledgerUnavailable(/last known budget/.test(error.message) ? "The usage ledger is unreachable and this key's last known budget does not cover this request, so it cannot be admitted right now. Try again shortly." : undefined);
+      throw ledgerUnavailable(
+        /last known budget/.test(error.message)
+          ? "The usage ledger is unreachable and this key's last known budget does not cover this request, so it cannot be admitted right now. Try again shortly."
+          : undefined,
+      );
     }
     throw error;
   }
@@ -112,7 +138,9 @@ export function affordableMaxTokens(price: Price, budget: BudgetState, promptTok
 function quotaMessage(budget: BudgetState, worstCase: bigint, worstTokens: number): string {
   const parts: string[] = [];
   if (budget.remainingCost !== null) {
-    parts.push(`this request may cost up to $${formatUsd(worstCase)} and the key's budget has $${formatUsd(budget.remainingCost < 0n ? 0n : budget.remainingCost)} left`);
+    parts.push(
+      `this request may cost up to $${formatUsd(worstCase)} and the key's budget has $${formatUsd(budget.remainingCost < 0n ? 0n : budget.remainingCost)} left`,
+    );
   }
   if (budget.remainingTokens !== null) {
     parts.push(`it may use up to ${worstTokens} tokens and the key's budget has ${Math.max(0, budget.remainingTokens)} tokens left`);

@@ -38,7 +38,10 @@ export function resolveModel(config: Config, name: string): ModelConfig {
   // Own properties only: a model named `__proto__` or `constructor` is just unknown.
   const model = Object.hasOwn(config.models, name) ? config.models[name] : undefined;
   if (!model) {
-    throw new GatewayError(404, `The model '${name}' does not exist or you do not have access to it.`, { code: 'model_not_found', param: 'model' });
+    throw new GatewayError(404, `The model '${name}' does not exist or you do not have access to it.`, {
+      code: 'model_not_found',
+      param: 'model',
+    });
   }
   return model;
 }
@@ -56,7 +59,12 @@ async function counted(name: string, model: ModelConfig, request: ProxyRequest):
 }
 
 /** Resolve, count, and apply the context policy (steps 3–5 of the request path). */
-export async function planRequest(config: Config, request: ProxyRequest, policy: ContextPolicy, defaultMaxTokens?: number): Promise<PlanOutcome> {
+export async function planRequest(
+  config: Config,
+  request: ProxyRequest,
+  policy: ContextPolicy,
+  defaultMaxTokens?: number,
+): Promise<PlanOutcome> {
   const requested = resolveModel(config, request.model);
   const first = await counted(request.model, requested, request);
   const candidates: Counted[] = [first];
@@ -65,13 +73,20 @@ export async function planRequest(config: Config, request: ProxyRequest, policy:
   if (overflows && requested.extended) {
     const extended = resolveModel(config, requested.extended);
     const sameEncoding = extended.encoding === requested.encoding;
-    candidates.push(policy === 'route' && !sameEncoding ? await counted(requested.extended, extended, request) : { ...first, name: requested.extended, model: extended });
+    candidates.push(
+      policy === 'route' && !sameEncoding
+        ? await counted(requested.extended, extended, request)
+        : { ...first, name: requested.extended, model: extended },
+    );
   }
 
   const decision = planContext(candidates, request.requestedMaxTokens, policy, defaultMaxTokens);
   const totalOf = (c: Counted) => c.perPrompt.reduce((sum, tokens) => sum + tokens, 0);
   if (!decision.fits) {
-    const error = new GatewayError(400, contextExceededMessage(decision, request.requestedMaxTokens), { code: 'context_length_exceeded', param: paramOf(request) });
+    const error = new GatewayError(400, contextExceededMessage(decision, request.requestedMaxTokens), {
+      code: 'context_length_exceeded',
+      param: paramOf(request),
+    });
     return { ok: false, error, promptTokens: totalOf(first) };
   }
   const served = candidates.find((candidate) => candidate.name === decision.served.name)!;
@@ -104,7 +119,8 @@ export async function planRequest(config: Config, request: ProxyRequest, policy:
   };
 }
 
-const paramOf = (request: ProxyRequest) => (request.endpoint === 'chat.completions' ? 'messages' : request.endpoint === 'completions' ? 'prompt' : 'input');
+const paramOf = (request: ProxyRequest) =>
+  request.endpoint === 'chat.completions' ? 'messages' : request.endpoint === 'completions' ? 'prompt' : 'input';
 
 /**
  * The body sent upstream: the client's, with the served model name and the checked cap in every
@@ -115,7 +131,8 @@ export function upstreamBody(request: ProxyRequest, plan: Plan): Record<string, 
   const body: Record<string, unknown> = { ...request.body, model: plan.served.upstreamModel ?? plan.servedModel };
   if (request.endpoint !== 'embeddings') {
     body.max_tokens = plan.maxCompletionTokens;
-    if (request.endpoint === 'chat.completions' && request.maxTokensField === 'max_completion_tokens') body.max_completion_tokens = plan.maxCompletionTokens;
+    if (request.endpoint === 'chat.completions' && request.maxTokensField === 'max_completion_tokens')
+      body.max_completion_tokens = plan.maxCompletionTokens;
     else delete body.max_completion_tokens;
   }
   if (request.stream) {

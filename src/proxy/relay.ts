@@ -2,8 +2,8 @@ import type { Charge, FinalStatus, Meter } from '../ledger';
 import { formatUsd } from '../pricing';
 import type { Plan } from './plan';
 import type { ProxyRequest } from './request';
-import { SseSplitter } from './sse';
 import { isRecord } from './shape';
+import { SseSplitter } from './sse';
 import type { UpstreamExchange } from './upstream';
 import { GeneratedText, type ReportedUsage, readUsage } from './usage';
 
@@ -38,7 +38,13 @@ export async function relayUpstreamError(exchange: Exchange, upstream: UpstreamE
   const status = upstream.reply.status;
   const text = await upstream.reply.text().catch(() => '');
   upstream.release();
-  await exchange.meter.finish({ status: 'upstream_error', reported: null, relayed: [], promptRead: false, errorCode: `upstream_${status}` });
+  await exchange.meter.finish({
+    status: 'upstream_error',
+    reported: null,
+    relayed: [],
+    promptRead: false,
+    errorCode: `upstream_${status}`,
+  });
   const headers = new Headers(exchange.headers);
   headers.set('content-type', 'application/json');
   return new Response(openAiErrorBody(status, text), { status, headers });
@@ -52,7 +58,8 @@ export function openAiErrorBody(status: number, text: string): string {
     parsed = null;
   }
   if (isRecord(parsed) && isRecord(parsed.error) && typeof parsed.error.message === 'string') return text;
-  const message = isRecord(parsed) && typeof parsed.message === 'string' ? parsed.message : text.slice(0, 2000) || `The backend answered ${status}`;
+  const message =
+    isRecord(parsed) && typeof parsed.message === 'string' ? parsed.message : text.slice(0, 2000) || `The backend answered ${status}`;
   const code = /maximum context length/i.test(message) ? 'context_length_exceeded' : `upstream_${status}`;
   const type = status >= 500 ? 'server_error' : 'invalid_request_error';
   return JSON.stringify({ error: { message, type, param: null, code } });
@@ -78,8 +85,19 @@ export async function relayJson(exchange: Exchange, upstream: UpstreamExchange, 
     // The backend began to answer, so it read the prompt; the answer itself is lost.
     const timeout = upstream.timedOut();
     const errorCode = timeout ? 'upstream_timeout' : 'upstream_bad_response';
-    await exchange.meter.finish({ status: timeout ? 'timeout' : 'upstream_error', reported: null, relayed: [], promptRead: true, errorCode });
-    return errorResponse(exchange, timeout ? 504 : 502, timeout ? 'The backend did not finish in time' : 'The backend sent a response that is not JSON', errorCode);
+    await exchange.meter.finish({
+      status: timeout ? 'timeout' : 'upstream_error',
+      reported: null,
+      relayed: [],
+      promptRead: true,
+      errorCode,
+    });
+    return errorResponse(
+      exchange,
+      timeout ? 504 : 502,
+      timeout ? 'The backend did not finish in time' : 'The backend sent a response that is not JSON',
+      errorCode,
+    );
   }
   const generated = new GeneratedText();
   generated.add(payload);
@@ -206,4 +224,3 @@ function errorResponse(exchange: Exchange, status: number, message: string, code
   headers.set('content-type', 'application/json');
   return new Response(JSON.stringify({ error: { message, type: 'server_error', param: null, code } }), { status, headers });
 }
-

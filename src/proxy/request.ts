@@ -1,5 +1,5 @@
-import type { Endpoint } from '../ledger/statuses';
 import { badRequest } from '../errors';
+import type { Endpoint } from '../ledger/statuses';
 import { checkDepth, hasControlCharacters, isRecord } from './shape';
 
 /** What the gateway needs from a client's body; the body itself is forwarded (with the caps set). */
@@ -46,9 +46,14 @@ export function parseProxyRequest(endpoint: Endpoint, json: unknown): ProxyReque
   if (!isRecord(json)) throw badRequest('The request body must be a JSON object.');
   checkDepth(json);
   const model = json.model;
-  if (model === undefined || model === null) throw badRequest("Missing required parameter: 'model'.", 'model', 'missing_required_parameter');
+  if (model === undefined || model === null)
+    throw badRequest("Missing required parameter: 'model'.", 'model', 'missing_required_parameter');
   if (typeof model !== 'string' || model.length === 0 || model.length > 256 || hasControlCharacters(model)) {
-    throw badRequest("Invalid 'model': expected a non-empty string of at most 256 characters, without control characters.", 'model', 'invalid_type');
+    throw badRequest(
+      "Invalid 'model': expected a non-empty string of at most 256 characters, without control characters.",
+      'model',
+      'invalid_type',
+    );
   }
   for (const [field, reason] of Object.entries(REFUSED_FIELDS)) {
     if (json[field] !== undefined && json[field] !== null) {
@@ -56,16 +61,25 @@ export function parseProxyRequest(endpoint: Endpoint, json: unknown): ProxyReque
     }
   }
   if (json.echo !== undefined && json.echo !== null && json.echo !== false) {
-    throw badRequest("The parameter 'echo' is not accepted by this gateway: echoed prompt text cannot be told apart from generated text when billing.", 'echo', 'unsupported_parameter');
+    throw badRequest(
+      "The parameter 'echo' is not accepted by this gateway: echoed prompt text cannot be told apart from generated text when billing.",
+      'echo',
+      'unsupported_parameter',
+    );
   }
 
   if (endpoint === 'chat.completions') checkChat(json);
   else {
     const field = endpoint === 'completions' ? 'prompt' : 'input';
     const value = json[field];
-    if (value === undefined || value === null) throw badRequest(`Missing required parameter: '${field}'.`, field, 'missing_required_parameter');
+    if (value === undefined || value === null)
+      throw badRequest(`Missing required parameter: '${field}'.`, field, 'missing_required_parameter');
     if (!isTextInput(value)) {
-      throw badRequest(`Invalid type for '${field}': expected a string, an array of strings, an array of token ids, or an array of such arrays.`, field, 'invalid_type');
+      throw badRequest(
+        `Invalid type for '${field}': expected a string, an array of strings, an array of token ids, or an array of such arrays.`,
+        field,
+        'invalid_type',
+      );
     }
     if (endpoint === 'completions' && json.suffix !== undefined && json.suffix !== null && typeof json.suffix !== 'string') {
       throw badRequest("Invalid type for 'suffix': expected a string.", 'suffix', 'invalid_type');
@@ -80,7 +94,8 @@ export function parseProxyRequest(endpoint: Endpoint, json: unknown): ProxyReque
   }
   const includeUsage = stream && isRecord(streamOptions) && streamOptions.include_usage === true;
   const user = json.user;
-  if (user !== undefined && user !== null && typeof user !== 'string') throw badRequest("Invalid type for 'user': expected a string.", 'user', 'invalid_type');
+  if (user !== undefined && user !== null && typeof user !== 'string')
+    throw badRequest("Invalid type for 'user': expected a string.", 'user', 'invalid_type');
 
   // Chat backends read max_completion_tokens first, then max_tokens (vLLM); completions read only max_tokens.
   const maxCompletion = endpoint === 'chat.completions' ? optionalCount(json, 'max_completion_tokens') : undefined;
@@ -92,7 +107,8 @@ export function parseProxyRequest(endpoint: Endpoint, json: unknown): ProxyReque
   const n = optionalCount(json, 'n') ?? 1;
   if (n < 1 || n > MAX_CHOICES) throw badRequest(`Invalid 'n': must be between 1 and ${MAX_CHOICES}.`, 'n', 'invalid_value');
   const bestOf = optionalCount(json, 'best_of') ?? n;
-  if (bestOf < 1 || bestOf > MAX_CHOICES) throw badRequest(`Invalid 'best_of': must be between 1 and ${MAX_CHOICES}.`, 'best_of', 'invalid_value');
+  if (bestOf < 1 || bestOf > MAX_CHOICES)
+    throw badRequest(`Invalid 'best_of': must be between 1 and ${MAX_CHOICES}.`, 'best_of', 'invalid_value');
   return {
     endpoint,
     body: json,
@@ -110,7 +126,8 @@ function checkChat(json: Record<string, unknown>): void {
   const messages = json.messages;
   if (messages === undefined) throw badRequest("Missing required parameter: 'messages'.", 'messages', 'missing_required_parameter');
   if (!Array.isArray(messages)) throw badRequest("Invalid type for 'messages': expected an array.", 'messages', 'invalid_type');
-  if (messages.length === 0) throw badRequest("Invalid 'messages': empty array. Expected an array with minimum length 1.", 'messages', 'empty_array');
+  if (messages.length === 0)
+    throw badRequest("Invalid 'messages': empty array. Expected an array with minimum length 1.", 'messages', 'empty_array');
   messages.forEach((message, i) => {
     if (!isRecord(message) || typeof message.role !== 'string') {
       throw badRequest(`Invalid 'messages[${i}]': expected an object with a string 'role'.`, `messages[${i}]`, 'invalid_type');
@@ -123,7 +140,11 @@ function checkChat(json: Record<string, unknown>): void {
     list.forEach((tool, i) => {
       const fn = field === 'tools' && isRecord(tool) ? tool.function : tool;
       if (!isRecord(fn) || typeof fn.name !== 'string') {
-        throw badRequest(`Invalid '${field}[${i}]': expected ${field === 'tools' ? "an object with a 'function' that has" : 'an object with'} a string 'name'.`, `${field}[${i}]`, 'invalid_type');
+        throw badRequest(
+          `Invalid '${field}[${i}]': expected ${field === 'tools' ? "an object with a 'function' that has" : 'an object with'} a string 'name'.`,
+          `${field}[${i}]`,
+          'invalid_type',
+        );
       }
     });
   }
@@ -145,7 +166,8 @@ function optionalBoolean(json: Record<string, unknown>, field: string): boolean 
 function optionalCount(json: Record<string, unknown>, field: string): number | undefined {
   const value = json[field];
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw badRequest(`Invalid type for '${field}': expected an integer.`, field, 'invalid_type');
+  if (typeof value !== 'number' || !Number.isSafeInteger(value))
+    throw badRequest(`Invalid type for '${field}': expected an integer.`, field, 'invalid_type');
   return value;
 }
 

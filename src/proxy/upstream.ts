@@ -79,10 +79,17 @@ export async function callUpstream(call: UpstreamCall): Promise<UpstreamExchange
   if (call.backend.apiKey) headers.authorization = `Bearer ${call.backend.apiKey}`;
   let reply: UpstreamReply;
   try {
-    reply = await call.client.post(`${call.backend.url.replace(/\/+$/, '')}${call.path}`, { headers, body: JSON.stringify(call.body), signal: controller.signal });
+    reply = await call.client.post(`${call.backend.url.replace(/\/+$/, '')}${call.path}`, {
+      headers,
+      body: JSON.stringify(call.body),
+      signal: controller.signal,
+    });
   } catch {
     release();
-    if (timedOut) throw new GatewayError(504, `Backend "${call.backendName}" did not answer within ${call.backend.timeoutMs} ms`, { code: 'upstream_timeout' });
+    if (timedOut)
+      throw new GatewayError(504, `Backend "${call.backendName}" did not answer within ${call.backend.timeoutMs} ms`, {
+        code: 'upstream_timeout',
+      });
     if (signal?.aborted) throw new ClientGoneError();
     throw new GatewayError(502, `Backend "${call.backendName}" is unreachable`, { code: 'upstream_unreachable' });
   }

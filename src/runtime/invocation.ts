@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Store } from '../store/db';
 import type { AdmitResult, Ledger } from '../ledger';
+import type { Store } from '../store/db';
 
 /**
  * What one Workers invocation owns. A Postgres socket opened in one request cannot be used by

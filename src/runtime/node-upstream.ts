@@ -53,7 +53,9 @@ class NodeUpstreamReply implements UpstreamReply {
   async text(): Promise<string> {
     if (this.status === 204 || this.status === 304) return '';
     this.#take();
-    return new TextDecoder().decode(await readAll(this.#res, { closedEarly: () => new Error('the backend closed the connection before the end of the body') }));
+    return new TextDecoder().decode(
+      await readAll(this.#res, { closedEarly: () => new Error('the backend closed the connection before the end of the body') }),
+    );
   }
 
   #take(): void {

@@ -208,7 +208,7 @@ export async function admitRequest(ex: Executor, a: Admission, options: AdmitOpt
     synchronousCommit: options.durable ? 'on' : 'off',
   };
   const [row] = await ex.query<AdmitRow>(ADMIT.text, ADMIT.params(values));
-  if (!row || !row.key_live) return { admitted: false, reason: 'key_revoked' };
+  if (!row?.key_live) return { admitted: false, reason: 'key_revoked' };
   if (!row.key_permitted) return { admitted: false, reason: 'not_permitted' };
   if (row.price_id === null) {
     throw new PriceMissingError(`no price for model "${a.routedModel}" effective at ${startedAt}; seed prices from config first`);

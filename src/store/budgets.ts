@@ -1,8 +1,8 @@
 import { eq, sql } from 'drizzle-orm';
+import type { BudgetPeriod } from '../budget/periods';
 import type { Money } from '../pricing';
 import type { Executor } from './db';
-import type { BudgetPeriod } from '../budget/periods';
-import { budgets, budgetWindows } from './schema';
+import { budgets, type budgetWindows } from './schema';
 import { epochMs, windowBounds } from './windows';
 
 export type BudgetRecord = typeof budgets.$inferSelect;
@@ -68,7 +68,14 @@ export interface BudgetStatus {
 export async function budgetStatus(ex: Executor, keyId: string, at: Date): Promise<BudgetStatus | null> {
   const budget = await getBudget(ex, keyId);
   if (!budget) return null;
-  const [row] = await ex.rows<{ start_ms: number; end_ms: number; spent_cost: string; reserved_cost: string; spent_tokens: string; reserved_tokens: string }>(sql`
+  const [row] = await ex.rows<{
+    start_ms: number;
+    end_ms: number;
+    spent_cost: string;
+    reserved_cost: string;
+    spent_tokens: string;
+    reserved_tokens: string;
+  }>(sql`
     SELECT ${epochMs(sql.raw('b.window_start'))} AS start_ms, ${epochMs(sql.raw('b.window_end'))} AS end_ms,
       coalesce(w.spent_cost, 0)::text AS spent_cost, coalesce(w.reserved_cost, 0)::text AS reserved_cost,
       coalesce(w.spent_tokens, 0)::text AS spent_tokens, coalesce(w.reserved_tokens, 0)::text AS reserved_tokens

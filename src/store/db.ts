@@ -1,5 +1,5 @@
-import { Placeholder, sql, type SQL } from 'drizzle-orm';
-import { PgDialect, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { Placeholder, type SQL, sql } from 'drizzle-orm';
+import { type PgDatabase, PgDialect, type PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import type * as schema from './schema';
 
 /** The drizzle handle, whichever driver is underneath (a transaction is one too). */
@@ -35,7 +35,9 @@ export interface Compiled<V extends Record<string, unknown>> {
  */
 export function compile<V extends Record<string, unknown>>(query: SQL): Compiled<V> {
   const { sql: text, params } = dialect.sqlToQuery(query);
-  const slots = params.map((param): { name: string } | { value: unknown } => (param instanceof Placeholder ? { name: String(param.name) } : { value: param }));
+  const slots = params.map((param): { name: string } | { value: unknown } =>
+    param instanceof Placeholder ? { name: String(param.name) } : { value: param },
+  );
   return {
     text,
     params: (values) => slots.map((slot) => ('name' in slot ? values[slot.name as keyof V] : slot.value)),

@@ -63,7 +63,8 @@ const CONNECTION_CODES = new Set([
 export function isUnavailable(error: unknown): boolean {
   const root = rootCause(error) as { code?: unknown; message?: unknown } | null;
   const code = sqlState(error);
-  if (CONNECTION_CODES.has(code) || code.startsWith('08') || code.startsWith('53') || code.startsWith('57P') || code === '57014') return true;
+  if (CONNECTION_CODES.has(code) || code.startsWith('08') || code.startsWith('53') || code.startsWith('57P') || code === '57014')
+    return true;
   return typeof root?.message === 'string' && /PGlite is closed/i.test(root.message);
 }
 

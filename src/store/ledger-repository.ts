@@ -9,8 +9,13 @@ export function ledgerRepository(store: Store): LedgerRepository {
   return {
     kind: store.kind,
     admit: (admission: Admission, options) => admitRequest(store, admission, options),
-    record: ({ settlements, rejections }: { settlements: readonly Settlement[]; rejections: readonly Rejection[] }): Promise<RecordOutcome> =>
-      store.transaction((tx) => recordFinalRows(tx, settlements, rejections)),
+    record: ({
+      settlements,
+      rejections,
+    }: {
+      settlements: readonly Settlement[];
+      rejections: readonly Rejection[];
+    }): Promise<RecordOutcome> => store.transaction((tx) => recordFinalRows(tx, settlements, rejections)),
     meterRate: (key: RowKey) => meterRate(store, key),
     isUnavailable,
     isPermanent,

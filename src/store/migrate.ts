@@ -44,7 +44,9 @@ export async function migrate(store: Store, migrations: readonly Migration[]): P
       const hash = recorded.get(migration.tag);
       if (hash !== undefined) {
         if (hash !== migration.hash) {
-          throw new MigrationError(`migration ${migration.tag} was applied with different SQL (hash ${hash}, now ${migration.hash}); add a new migration instead of editing an applied one`);
+          throw new MigrationError(
+            `migration ${migration.tag} was applied with different SQL (hash ${hash}, now ${migration.hash}); add a new migration instead of editing an applied one`,
+          );
         }
         continue;
       }

@@ -1,5 +1,5 @@
 import type { Store } from './db';
-import { migrate, type Migration } from './migrate';
+import { type Migration, migrate } from './migrate';
 import { migrations as embeddedMigrations } from './migrations.generated';
 
 export interface OpenStoreOptions {

@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, lte, sql } from 'drizzle-orm';
-import { parsePricePer1k, type Money, type Price } from '../pricing';
+import { type Money, type Price, parsePricePer1k } from '../pricing';
 import type { Executor } from './db';
 import { prices } from './schema';
 
@@ -9,7 +9,13 @@ export const EPOCH = new Date(0);
 type PriceRow = typeof prices.$inferSelect;
 
 function toPrice(row: Pick<PriceRow, 'id' | 'model' | 'promptPer1k' | 'completionPer1k' | 'effectiveFrom'>): Price {
-  return { id: row.id, model: row.model, promptPer1k: row.promptPer1k, completionPer1k: row.completionPer1k, effectiveFrom: row.effectiveFrom };
+  return {
+    id: row.id,
+    model: row.model,
+    promptPer1k: row.promptPer1k,
+    completionPer1k: row.completionPer1k,
+    effectiveFrom: row.effectiveFrom,
+  };
 }
 
 /** Config models by name, with their per-1k prices as decimal USD strings. */
@@ -36,7 +42,10 @@ export async function seedPricesFromConfig(ex: Executor, models: ConfiguredPrice
     ON CONFLICT (model, effective_from) DO NOTHING
     RETURNING id`);
   if (rows.length === 0) return [];
-  const inserted = await ex.db.select().from(prices).where(sql`${prices.id} = ANY(${`{${rows.map((r) => r.id).join(',')}}`}::int[])`);
+  const inserted = await ex.db
+    .select()
+    .from(prices)
+    .where(sql`${prices.id} = ANY(${`{${rows.map((r) => r.id).join(',')}}`}::int[])`);
   return inserted.map(toPrice);
 }
 
@@ -72,4 +81,3 @@ export async function listPriceVersions(ex: Executor, model?: string): Promise<P
     .orderBy(asc(prices.model), asc(prices.effectiveFrom));
   return rows.map(toPrice);
 }
-

@@ -168,7 +168,11 @@ interface OutcomeRow extends Record<string, unknown> {
  * rejection whose request already has a pending row (an admission that answered too late)
  * finalizes it at no cost and releases its reservation.
  */
-export async function recordFinalRows(ex: Executor, settlements: readonly Settlement[], rejections: readonly Rejection[]): Promise<RecordOutcome> {
+export async function recordFinalRows(
+  ex: Executor,
+  settlements: readonly Settlement[],
+  rejections: readonly Rejection[],
+): Promise<RecordOutcome> {
   const input = [...settlements.map(settlementInput), ...rejections.map(rejectionInput)];
   if (input.length === 0) return { overLimit: [], idTaken: [] };
   const rows = await ex.rows<OutcomeRow>(sql`

@@ -51,7 +51,9 @@ export async function findRequests(ex: Executor, requestId: string, keyId?: stri
     .select({ event: usageEvents, price: prices })
     .from(usageEvents)
     .leftJoin(prices, eq(prices.id, usageEvents.priceId))
-    .where(keyId === undefined ? eq(usageEvents.requestId, requestId) : and(eq(usageEvents.requestId, requestId), eq(usageEvents.keyId, keyId)))
+    .where(
+      keyId === undefined ? eq(usageEvents.requestId, requestId) : and(eq(usageEvents.requestId, requestId), eq(usageEvents.keyId, keyId)),
+    )
     .orderBy(desc(usageEvents.startedAt))
     .limit(50);
   return rows.map(({ event, price }) => {
@@ -61,7 +63,12 @@ export async function findRequests(ex: Executor, requestId: string, keyId?: stri
       reservedCost: formatUsd(reservedCost),
       billedCost: formatUsd(billedCost),
       price: price
-        ? { id: price.id, promptPer1k: formatUsd(price.promptPer1k), completionPer1k: formatUsd(price.completionPer1k), effectiveFrom: price.effectiveFrom }
+        ? {
+            id: price.id,
+            promptPer1k: formatUsd(price.promptPer1k),
+            completionPer1k: formatUsd(price.completionPer1k),
+            effectiveFrom: price.effectiveFrom,
+          }
         : null,
     };
   });

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
+  type AnyPgColumn,
   bigint,
   boolean,
   check,
@@ -15,7 +16,6 @@ import {
   text,
   timestamp,
   uniqueIndex,
-  type AnyPgColumn,
 } from 'drizzle-orm/pg-core';
 import { BUDGET_PERIODS, type BudgetPeriod } from '../budget/periods';
 import { REQUEST_STATUSES, type RequestStatus, sqlList, USAGE_SOURCES, type UsageNote, type UsageSource } from '../ledger/statuses';
@@ -88,7 +88,6 @@ export const prices = pgTable(
     check('prices_non_negative', sql`${table.promptPer1k} >= 0 AND ${table.completionPer1k} >= 0`),
   ],
 );
-
 
 export const budgets = pgTable(
   'budgets',

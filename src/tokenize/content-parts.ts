@@ -13,8 +13,10 @@ export const IMAGE_TOKENS_HIGH = 765;
  */
 export function addContentCost(cost: PromptCost, content: unknown, param: string): void {
   if (typeof content === 'string') cost.texts.push(content);
-  else if (Array.isArray(content)) content.forEach((part, i) => addPartCost(cost, part, `${param}[${i}]`));
-  else if (content !== null && content !== undefined) throw uncountable(param, `${describeValue(content)}, not text or a list of content parts`);
+  else if (Array.isArray(content)) {
+    for (const [i, part] of content.entries()) addPartCost(cost, part, `${param}[${i}]`);
+  } else if (content !== null && content !== undefined)
+    throw uncountable(param, `${describeValue(content)}, not text or a list of content parts`);
 }
 
 function addPartCost(cost: PromptCost, part: unknown, param: string): void {

@@ -1,9 +1,9 @@
-import { LongPieceMerge } from './bpe-long';
 import { mergeShortPiece, SHORT_PIECE_MAX_BYTES } from './bpe';
+import { LongPieceMerge } from './bpe-long';
+import { HOT_PIECE_MAX_CHARS, HotPieces } from './hot-pieces';
 import { PairRanks } from './pair-ranks';
 import type { PieceCache } from './piece-cache';
 import type { EncodingTables } from './ranks';
-import { HOT_PIECE_MAX_CHARS, HotPieces } from './hot-pieces';
 import { ASCII, LONE_SURROGATE, takeFingerprint, wellFormed, writeByteIds } from './utf8';
 
 /** Pieces longer than this are not cached: rare, and they would crowd out the common ones. */

@@ -11,12 +11,13 @@
  * const inputTokens = await countText(counter, hugeDocument); // yields between slices
  * tokenizerStats(); // loaded encodings' sizes, cache fill and caps
  */
-export { type Counter, countText, encodeText, loadCounter } from './counter';
-export { type ChatRules, chatRulesFor } from './chat-rules';
+
 export { type ChatCountOptions, type ChatPromptInput, countChatPrompt, countChatRequest, ITEM_TOKENS, SECTION_TOKENS } from './chat';
-export type { JsonLayout } from './render-json';
+export { type ChatRules, chatRulesFor } from './chat-rules';
 export { IMAGE_TOKENS_HIGH, IMAGE_TOKENS_LOW } from './content-parts';
+export { type Counter, countText, encodeText, loadCounter } from './counter';
+export { UncountableInputError } from './errors';
 export { countMessage } from './message';
 export { countCompletionPrompts, countEmbeddingInputs, countTextInput, FIM_TOKENS } from './prompts';
-export { UncountableInputError } from './errors';
+export type { JsonLayout } from './render-json';
 export { type CacheStats, configureTokenizer, type TokenizerSettings, type TokenizerStats, tokenizerStats } from './settings';

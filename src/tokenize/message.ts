@@ -48,7 +48,13 @@ function withoutArguments(cost: PromptCost, call: unknown, param: string): { fun
  * Tokens of one message, counted in one go.
  * @example countMessage(counter, chatRulesFor('cl100k_base', 'gpt-4'), { role: 'user', content: 'hi' }) // 3 + 1 + 1
  */
-export function countMessage(counter: Counter, rules: ChatRules, message: unknown, param = 'message', layout: JsonLayout = 'indent'): number {
+export function countMessage(
+  counter: Counter,
+  rules: ChatRules,
+  message: unknown,
+  param = 'message',
+  layout: JsonLayout = 'indent',
+): number {
   return countCostSync(counter, messageCost(rules, message, param), layout);
 }
 

@@ -50,7 +50,7 @@ export class PairRanks {
     const slots = 2 ** Math.ceil(Math.log2(count * 2));
     this.mask = slots - 1;
     this.index = new Int32Array(slots * 2).fill(EMPTY);
-    tokenBytes.forEach((_, id) => this.insert(id));
+    for (let id = 0; id < tokenBytes.length; id++) this.insert(id);
     this.bytePairs = byteIds.every((id) => id < 256) ? this.buildBytePairs(byteIds) : undefined;
   }
 

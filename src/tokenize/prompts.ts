@@ -44,7 +44,8 @@ async function promptTokens(counter: Counter, value: unknown, param: string): Pr
     const at = `${param}[${i}]`;
     if (typeof item === 'string') counts.push(await counter.countAsync(item));
     else if (Array.isArray(item) && item.length > 0) counts.push(await checkedIdCount(item, at));
-    else throw uncountable(at, Array.isArray(item) ? 'an empty list of token ids' : `${describeValue(item)}, not text or a list of token ids`);
+    else
+      throw uncountable(at, Array.isArray(item) ? 'an empty list of token ids' : `${describeValue(item)}, not text or a list of token ids`);
     if (i % PROMPTS_PER_SLICE === PROMPTS_PER_SLICE - 1) await yieldToEventLoop();
   }
   return counts;

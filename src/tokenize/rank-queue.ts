@@ -53,8 +53,7 @@ export class RankQueue {
     if (bucket.cursor < bucket.sorted.length) {
       if (bucket.late === NO_LATE) bucket.late = [];
       heapPush(bucket.late, start);
-    }
-    else bucket.fresh.push(start);
+    } else bucket.fresh.push(start);
   }
 
   /** Removes and returns the start of the smallest (rank, start); -1 when empty. */

@@ -65,6 +65,7 @@ export async function loadEncodingTables(name: EncodingName): Promise<EncodingTa
   const textRanks = new Map<string, number>();
   let textChars = 0;
   for (const [bytes, rank] of byteRanks) {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: ASCII test, control bytes included
     if (/^[\x00-\x7f]*$/.test(bytes)) continue;
     const text = decodeUtf8(bytes);
     if (text === undefined) continue;

@@ -28,7 +28,13 @@ export interface CacheStats {
 }
 
 export interface TokenizerStats {
-  encodings: { encoding: string; tokens: number; approxBytes: number; pieceCache: CacheStats; hotPieces: { entries: number; cap: number } }[];
+  encodings: {
+    encoding: string;
+    tokens: number;
+    approxBytes: number;
+    pieceCache: CacheStats;
+    hotPieces: { entries: number; cap: number };
+  }[];
   messageCache: CacheStats;
   charClassTableBytes: number;
   pieceCacheCap: number;

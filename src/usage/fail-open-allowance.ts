@@ -1,6 +1,6 @@
-import { failOpenFits, reservationFor, type Amount, type Remaining } from '../budget';
-import type { Money, Price } from '../pricing';
+import { type Amount, failOpenFits, type Remaining, reservationFor } from '../budget';
 import type { Admission, AdmitResult } from '../ledger/types';
+import type { Money, Price } from '../pricing';
 
 /** What the allowance decided for one request; a refusal says why (the client gets 503 either way). */
 export type FailOpenDecision =

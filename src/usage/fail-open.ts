@@ -1,6 +1,6 @@
-import { formatUsd } from '../pricing';
 import { LedgerUnavailableError } from '../ledger/errors';
 import type { Admission, AdmitResult, Ledger, RateResult, Rejection, RowKey, Settlement } from '../ledger/types';
+import { formatUsd } from '../pricing';
 import { FailOpenAllowance } from './fail-open-allowance';
 import type { Commit } from './ledger';
 
@@ -53,7 +53,10 @@ export class FailOpenLedger implements Ledger {
       const decision = this.#allowance.grant(admission, admission.failOpen.budgeted);
       if (!decision.admitted) {
         if (decision.reason === 'over_budget') {
-          throw new LedgerUnavailableError("ledger unavailable, and this key's last known budget does not cover this request", { cause: error, ambiguous: error.ambiguous });
+          throw new LedgerUnavailableError("ledger unavailable, and this key's last known budget does not cover this request", {
+            cause: error,
+            ambiguous: error.ambiguous,
+          });
         }
         throw error;
       }
@@ -94,7 +97,10 @@ export class FailOpenLedger implements Ledger {
   /** The inner ledger committed a batch (wire it as its `onCommit`): fail-open amounts in it are now in the database. */
   committed(commit: Commit): void {
     const written = commit.settlements.filter((settlement) => settlement.row?.admittedFailOpen);
-    this.#allowance.written(written.map((settlement) => ({ keyId: settlement.keyId, requestId: settlement.requestId })), commit.epoch);
+    this.#allowance.written(
+      written.map((settlement) => ({ keyId: settlement.keyId, requestId: settlement.requestId })),
+      commit.epoch,
+    );
   }
 }
 

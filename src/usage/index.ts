@@ -1,5 +1,5 @@
-export { createLedger, StoreLedger, type Commit, type LedgerOptions } from './ledger';
-export { FailOpenLedger, type EpochLedger } from './fail-open';
+export { type EpochLedger, FailOpenLedger } from './fail-open';
 export { FailOpenAllowance, type FailOpenDecision } from './fail-open-allowance';
-export { sweep, startSweeper, startInterval, type SweepOptions, type Sweeper } from './sweeper';
-export { maintenance, type MaintenanceOptions } from './maintenance';
+export { type Commit, createLedger, type LedgerOptions, StoreLedger } from './ledger';
+export { type MaintenanceOptions, maintenance } from './maintenance';
+export { type Sweeper, type SweepOptions, startInterval, startSweeper, sweep } from './sweeper';

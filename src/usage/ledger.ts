@@ -1,5 +1,15 @@
 import { DuplicateRequestIdError, LedgerUnavailableError } from '../ledger/errors';
-import type { Admission, AdmitResult, Ledger, LedgerRepository, RateResult, RecordOutcome, Rejection, RowKey, Settlement } from '../ledger/types';
+import type {
+  Admission,
+  AdmitResult,
+  Ledger,
+  LedgerRepository,
+  RateResult,
+  RecordOutcome,
+  Rejection,
+  RowKey,
+  Settlement,
+} from '../ledger/types';
 import { DeadlineError, describeError, ledgerRepository, type Store } from '../store';
 
 export interface LedgerOptions {
@@ -90,11 +100,16 @@ export class StoreLedger implements Ledger {
     try {
       return await withDeadline(this.#repository.admit(admission, { durable: this.#durableAdmissions }), this.#admissionTimeoutMs);
     } catch (error) {
-      if (this.#repository.isDuplicateRequestId(error)) throw new DuplicateRequestIdError(`request id ${admission.requestId} already used`, { cause: error });
+      if (this.#repository.isDuplicateRequestId(error))
+        throw new DuplicateRequestIdError(`request id ${admission.requestId} already used`, { cause: error });
       if (error instanceof DeadlineError) {
-        throw new LedgerUnavailableError(`ledger unavailable: admission took longer than ${this.#admissionTimeoutMs} ms`, { cause: error, ambiguous: true });
+        throw new LedgerUnavailableError(`ledger unavailable: admission took longer than ${this.#admissionTimeoutMs} ms`, {
+          cause: error,
+          ambiguous: true,
+        });
       }
-      if (this.#repository.isUnavailable(error)) throw new LedgerUnavailableError(`ledger unavailable: ${describeError(error)}`, { cause: error });
+      if (this.#repository.isUnavailable(error))
+        throw new LedgerUnavailableError(`ledger unavailable: ${describeError(error)}`, { cause: error });
       throw error;
     }
   }
@@ -163,7 +178,9 @@ export class StoreLedger implements Ledger {
         this.#queue.splice(0, written);
         if (error !== undefined) {
           this.#backoffMs = Math.min(Math.max(this.#backoffMs * 2, this.#minBackoffMs), this.#maxBackoffMs);
-          this.#log(`tollgate: ledger waiting=${this.#queue.length} (database unavailable: ${describeError(error)}); retrying in ${this.#backoffMs} ms`);
+          this.#log(
+            `tollgate: ledger waiting=${this.#queue.length} (database unavailable: ${describeError(error)}); retrying in ${this.#backoffMs} ms`,
+          );
           this.#schedule(this.#backoffMs);
           return;
         }
@@ -200,8 +217,12 @@ export class StoreLedger implements Ledger {
     const rejections = unique(batch.flatMap((entry) => (entry.kind === 'reject' ? [entry.rejection] : [])));
     const outcome = await this.#repository.record({ settlements, rejections });
     this.#epoch++;
-    for (const row of outcome.overLimit) this.#log(`tollgate: request ${row.requestId} of ${row.keyId}, written without a reservation, left its budget window over the limit (row flagged over_limit)`);
-    for (const requestId of outcome.idTaken) this.#log(`tollgate: request ${requestId} was not billed: another request of its key already holds that id`);
+    for (const row of outcome.overLimit)
+      this.#log(
+        `tollgate: request ${row.requestId} of ${row.keyId}, written without a reservation, left its budget window over the limit (row flagged over_limit)`,
+      );
+    for (const requestId of outcome.idTaken)
+      this.#log(`tollgate: request ${requestId} was not billed: another request of its key already holds that id`);
     this.#onCommit?.({ settlements, outcome, epoch: this.#epoch });
   }
 }

@@ -49,7 +49,8 @@ export async function maintenance(options: MaintenanceOptions): Promise<Maintena
     });
   }
   if (report.swept > 0) options.log(`tollgate: swept ${report.swept} abandoned request(s) as incomplete`);
-  if (report.delivered + report.failed > 0) options.log(`tollgate: alert webhook redelivery: ${report.delivered} delivered, ${report.failed} still failing`);
+  if (report.delivered + report.failed > 0)
+    options.log(`tollgate: alert webhook redelivery: ${report.delivered} delivered, ${report.failed} still failing`);
   if (failures.length > 0) throw failures[0];
   return report;
 }

@@ -23,7 +23,8 @@ export async function sweep(store: Store, options: SweepOptions): Promise<number
   const now = options.now ?? new Date();
   const startedBefore = new Date(now.getTime() - options.olderThanMs);
   // Heartbeats carry the database's clock, so the silence is measured on it too.
-  const ownerSilentSince = options.ownerSilentMs === undefined ? undefined : new Date((await databaseNow(store)).getTime() - options.ownerSilentMs);
+  const ownerSilentSince =
+    options.ownerSilentMs === undefined ? undefined : new Date((await databaseNow(store)).getTime() - options.ownerSilentMs);
   const batchSize = options.batchSize ?? 500;
   let total = 0;
   for (;;) {
@@ -46,10 +47,18 @@ export function startSweeper(
   store: Store,
   options: { olderThanMs: number; ownerSilentMs?: number; intervalMs?: number; now?: () => Date; log?: (line: string) => void },
 ): Sweeper {
-  return startInterval(async () => {
-    const finalized = await sweep(store, { olderThanMs: options.olderThanMs, ownerSilentMs: options.ownerSilentMs, now: options.now?.() });
-    if (finalized > 0) (options.log ?? console.error)(`tollgate: swept ${finalized} abandoned request(s) as incomplete`);
-  }, options.intervalMs ?? 60_000, (error) => (options.log ?? console.error)(`tollgate: sweep failed (${describeError(error)}); will retry`));
+  return startInterval(
+    async () => {
+      const finalized = await sweep(store, {
+        olderThanMs: options.olderThanMs,
+        ownerSilentMs: options.ownerSilentMs,
+        now: options.now?.(),
+      });
+      if (finalized > 0) (options.log ?? console.error)(`tollgate: swept ${finalized} abandoned request(s) as incomplete`);
+    },
+    options.intervalMs ?? 60_000,
+    (error) => (options.log ?? console.error)(`tollgate: sweep failed (${describeError(error)}); will retry`),
+  );
 }
 
 /** Runs `task` every `intervalMs`, one run at a time, on an unref'd timer; `stop` waits for a run in progress. */

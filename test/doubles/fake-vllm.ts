@@ -52,7 +52,15 @@ interface State {
  * await vllm.close();
  */
 export async function startFakeVllm(initial: Partial<Behavior> = {}, listen: { port?: number; host?: string } = {}): Promise<FakeVllm> {
-  const state: State = { behavior: { ...defaultBehavior, ...initial }, received: [], models: new Set(), startedAt: unixNow(), wires: new Set(), inFlight: 0, idle: [] };
+  const state: State = {
+    behavior: { ...defaultBehavior, ...initial },
+    received: [],
+    models: new Set(),
+    startedAt: unixNow(),
+    wires: new Set(),
+    inFlight: 0,
+    idle: [],
+  };
   countTokens(''); // build the encoder now: its first use takes most of a second, which would look like latency
   const server = createServer({ noDelay: true }, (req, res) => {
     answer(req, res, state).catch((err: unknown) => {
@@ -109,8 +117,15 @@ async function answer(req: IncomingMessage, res: ServerResponse, state: State): 
   const behavior = { ...state.behavior };
   const path = new URL(req.url ?? '/', 'http://fake').pathname;
   const record: ReceivedRequest = {
-    method: req.method ?? 'GET', path, headers: req.headers, body: undefined, receivedAt: Date.now(),
-    aborted: false, completed: false, generatedTokens: 0, sentTokens: 0,
+    method: req.method ?? 'GET',
+    path,
+    headers: req.headers,
+    body: undefined,
+    receivedAt: Date.now(),
+    aborted: false,
+    completed: false,
+    generatedTokens: 0,
+    sentTokens: 0,
   };
   state.received.push(record);
   const wire = new Wire(res, () => (record.aborted = true), behavior);
@@ -183,7 +198,13 @@ async function readBody(req: IncomingMessage): Promise<string> {
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 async function main() {
-  const { values } = parseArgs({ options: { port: { type: 'string', default: '8000' }, host: { type: 'string', default: '127.0.0.1' }, behavior: { type: 'string', default: '{}' } } });
+  const { values } = parseArgs({
+    options: {
+      port: { type: 'string', default: '8000' },
+      host: { type: 'string', default: '127.0.0.1' },
+      behavior: { type: 'string', default: '{}' },
+    },
+  });
   const fake = await startFakeVllm(JSON.parse(values.behavior) as Partial<Behavior>, { port: Number(values.port), host: values.host });
   console.log(fake.url);
   const stop = () => void fake.close().then(() => process.exit(0));

@@ -62,7 +62,13 @@ export interface Prompt {
  * const gen = plan('chat', 'llama', [{ tokens: 12, cap: 3 }], { returned: 1, generated: 1 }, script);
  * gen.choices[0].finishReason; // 'length' when the script says more than 3 tokens
  */
-export function plan(kind: Generation['kind'], model: string, prompts: Prompt[], counts: { returned: number; generated: number }, script: Script): Generation {
+export function plan(
+  kind: Generation['kind'],
+  model: string,
+  prompts: Prompt[],
+  counts: { returned: number; generated: number },
+  script: Script,
+): Generation {
   const choices: Sequence[] = [];
   const unreturned: Sequence[] = [];
   for (const [p, prompt] of prompts.entries()) {

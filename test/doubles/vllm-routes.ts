@@ -1,10 +1,28 @@
 // The fake vLLM's endpoints: validate a request as vLLM does, plan what the model generates,
 // then stream it or answer it whole once generation ends.
 import type { Behavior, ReceivedRequest } from './behavior';
-import { completionTokens, decodeSteps, type Generation, plan, type Prompt, reasoningTokens, type Script, type Sequence } from './generation';
 import {
-  chatPromptTokens, contextLengthMessage, embeddingInputs, embeddingLengthMessage, fakeEmbedding, modelList, newId,
-  promptTokenCounts, unixNow, usage, vllmError,
+  completionTokens,
+  decodeSteps,
+  type Generation,
+  type Prompt,
+  plan,
+  reasoningTokens,
+  type Script,
+  type Sequence,
+} from './generation';
+import {
+  chatPromptTokens,
+  contextLengthMessage,
+  embeddingInputs,
+  embeddingLengthMessage,
+  fakeEmbedding,
+  modelList,
+  newId,
+  promptTokenCounts,
+  unixNow,
+  usage,
+  vllmError,
 } from './vllm-protocol';
 import { streamGeneration, type UsageMode } from './vllm-stream';
 import type { Wire } from './wire';
@@ -28,7 +46,11 @@ export const routes: Record<string, { method: string; answer: (ex: Exchange) => 
   '/v1/chat/completions': { method: 'POST', answer: chatCompletions },
   '/v1/completions': { method: 'POST', answer: completions },
   '/v1/embeddings': { method: 'POST', answer: embeddings },
-  '/v1/models': { method: 'GET', answer: async ({ wire, models, behavior, startedAt }) => wire.json(200, modelList(models.size > 0 ? models : [DEFAULT_MODEL], behavior.maxModelLen, startedAt)) },
+  '/v1/models': {
+    method: 'GET',
+    answer: async ({ wire, models, behavior, startedAt }) =>
+      wire.json(200, modelList(models.size > 0 ? models : [DEFAULT_MODEL], behavior.maxModelLen, startedAt)),
+  },
   '/health': { method: 'GET', answer: async ({ wire }) => wire.json(200, {}) },
 };
 
@@ -56,7 +78,8 @@ async function completions(ex: Exchange) {
   if (invalid) return badRequest(ex, invalid);
   const n: number = body.n ?? 1;
   const bestOf: number = body.best_of ?? n;
-  if (!Number.isInteger(bestOf) || bestOf < n) return badRequest(ex, `best_of must be greater than or equal to n, got n=${n} and best_of=${bestOf}.`);
+  if (!Number.isInteger(bestOf) || bestOf < n)
+    return badRequest(ex, `best_of must be greater than or equal to n, got n=${n} and best_of=${bestOf}.`);
   const maxTokens = wholeNumber(body.max_tokens); // CompletionRequest has no max_completion_tokens
   const prompts: Prompt[] = [];
   for (const tokens of counts) {
@@ -133,7 +156,8 @@ function answerChoice(gen: Generation, choice: Sequence) {
   if (gen.kind === 'text') return { index: choice.index, text: text('content'), ...end };
   const calls = new Map<number, { id: string; type: 'function'; function: { name: string; arguments: string } }>();
   for (const piece of choice.pieces) {
-    if (piece.kind === 'tool-name') calls.set(piece.call, { id: piece.id, type: 'function', function: { name: piece.name, arguments: '' } });
+    if (piece.kind === 'tool-name')
+      calls.set(piece.call, { id: piece.id, type: 'function', function: { name: piece.name, arguments: '' } });
     if (piece.kind === 'tool-arguments') calls.get(piece.call)!.function.arguments += piece.text;
   }
   const hasContent = choice.pieces.some((piece) => piece.kind === 'content');

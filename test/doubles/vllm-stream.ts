@@ -1,7 +1,7 @@
 // vLLM's SSE stream for chat and text completions, event by event.
 import type { Behavior, ReceivedRequest } from './behavior';
 import { completionTokens, decodeSteps, type Generation, type Piece, reasoningTokens, type Sequence } from './generation';
-import { usage, type UsageOverride } from './vllm-protocol';
+import { type UsageOverride, usage } from './vllm-protocol';
 import type { Wire } from './wire';
 
 /** Where a stream reports usage (vLLM's `should_include_usage`, or a lying backend's choice). */
@@ -29,7 +29,13 @@ export interface StreamEvent {
  * Write a generation as vLLM streams it, paced by `tokenMs` per token and `chunkDelayMs` per
  * event, recording what was generated and what reached the client.
  */
-export async function streamGeneration(wire: Wire, gen: Generation, behavior: Behavior, mode: UsageMode, record: ReceivedRequest): Promise<void> {
+export async function streamGeneration(
+  wire: Wire,
+  gen: Generation,
+  behavior: Behavior,
+  mode: UsageMode,
+  record: ReceivedRequest,
+): Promise<void> {
   const { events, gateAt } = streamEvents(gen, mode);
   wire.head({ 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
   if (wire.cutAfter === 0) return wire.sleep(5).then(() => wire.destroy()); // head only, then drop
@@ -68,7 +74,9 @@ export function streamEvents(gen: Generation, mode: UsageMode): { events: Stream
   const length = Math.max(0, ...gen.choices.map((choice) => choice.pieces.length));
   for (let step = 0; step <= length; step++) {
     const first = events.length;
-    if (step === 0 && chat) for (const choice of gen.choices) push(choice, { index: choice.index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null });
+    if (step === 0 && chat)
+      for (const choice of gen.choices)
+        push(choice, { index: choice.index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null });
     for (const choice of gen.choices) {
       const piece = choice.pieces[step];
       const last = step === choice.pieces.length - 1;

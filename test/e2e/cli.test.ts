@@ -35,11 +35,33 @@ describe('tollgate CLI against the real gateway', () => {
   let secret: string;
 
   test('keys create with a budget prints the key and its budget', async () => {
-    const created = await tollgate(['keys', 'create', '--name', 'e2e-cli', '--models', 'gpt-4', '--budget', '5', '--period', 'month', '--soft', '80', '--rpm', '60', '--json']);
+    const created = await tollgate([
+      'keys',
+      'create',
+      '--name',
+      'e2e-cli',
+      '--models',
+      'gpt-4',
+      '--budget',
+      '5',
+      '--period',
+      'month',
+      '--soft',
+      '80',
+      '--rpm',
+      '60',
+      '--json',
+    ]);
     expect(created.stderr).toContain('shown only once');
     expect(created.code).toBe(0);
     const body = JSON.parse(created.stdout);
-    expect(body).toMatchObject({ name: 'e2e-cli', scopes: ['proxy'], allowedModels: ['gpt-4'], options: { rpm: 60 }, budget: { period: 'month' } });
+    expect(body).toMatchObject({
+      name: 'e2e-cli',
+      scopes: ['proxy'],
+      allowedModels: ['gpt-4'],
+      options: { rpm: 60 },
+      budget: { period: 'month' },
+    });
     id = body.id;
     secret = body.key;
     expect((await modelsWith(secret)).status).toBe(200);
@@ -53,7 +75,18 @@ describe('tollgate CLI against the real gateway', () => {
   });
 
   test('prices set adds a version that prices list shows', async () => {
-    const set = await tollgate(['prices', 'set', 'gpt-4', '--prompt', '0.025', '--completion', '0.05', '--from', '2026-01-01T00:00:00Z', '--json']);
+    const set = await tollgate([
+      'prices',
+      'set',
+      'gpt-4',
+      '--prompt',
+      '0.025',
+      '--completion',
+      '0.05',
+      '--from',
+      '2026-01-01T00:00:00Z',
+      '--json',
+    ]);
     expect(set.code).toBe(0);
     expect(JSON.parse(set.stdout)).toMatchObject({ model: 'gpt-4', effectiveFrom: '2026-01-01T00:00:00.000Z' });
     const listed = await tollgate(['prices', 'list', 'gpt-4']);

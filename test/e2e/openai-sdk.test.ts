@@ -1,8 +1,8 @@
 import OpenAI, { APIError, BadRequestError, NotFoundError } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { openStore } from '../../src/store/open';
-import { startFakeVllm, type FakeVllm } from '../doubles/fake-vllm';
-import { startTestGateway, testConfig, type TestGateway } from '../support/gateway';
+import { type FakeVllm, startFakeVllm } from '../doubles/fake-vllm';
+import { startTestGateway, type TestGateway, testConfig } from '../support/gateway';
 
 let backend: FakeVllm;
 let gateway: TestGateway;
@@ -43,7 +43,13 @@ describe('the official OpenAI SDK through tollgate', () => {
   });
 
   test('chat, streamed with include_usage: deltas, then a usage chunk that carries cost', async () => {
-    const stream = await client.chat.completions.create({ model: 'gpt-4', messages, max_tokens: 3, stream: true, stream_options: { include_usage: true } });
+    const stream = await client.chat.completions.create({
+      model: 'gpt-4',
+      messages,
+      max_tokens: 3,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     let text = '';
     let usage: (OpenAI.CompletionUsage & { cost?: string }) | undefined;
     for await (const chunk of stream) {
@@ -92,7 +98,10 @@ describe('the official OpenAI SDK through tollgate', () => {
   test('a context overflow is a BadRequestError with code context_length_exceeded, and the backend is not called', async () => {
     const long = 'word '.repeat(9000);
     const error = await client.chat.completions
-      .create({ model: 'gpt-4', messages: [{ role: 'user', content: long }], max_tokens: 100 }, { headers: { 'x-tollgate-context-policy': 'reject' } })
+      .create(
+        { model: 'gpt-4', messages: [{ role: 'user', content: long }], max_tokens: 100 },
+        { headers: { 'x-tollgate-context-policy': 'reject' } },
+      )
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BadRequestError);
     expect((error as BadRequestError).code).toBe('context_length_exceeded');
@@ -117,7 +126,9 @@ describe('the official OpenAI SDK through tollgate', () => {
   });
 
   test("the backend's own errors pass through with their status", async () => {
-    backend.behave({ fail: { status: 400, body: { object: 'error', message: 'bad sampling params', type: 'BadRequestError', param: null, code: 400 } } });
+    backend.behave({
+      fail: { status: 400, body: { object: 'error', message: 'bad sampling params', type: 'BadRequestError', param: null, code: 400 } },
+    });
     const error = await client.chat.completions.create({ model: 'gpt-4', messages }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(APIError);
     expect((error as APIError).status).toBe(400);
@@ -145,10 +156,19 @@ describe('the official OpenAI SDK through tollgate', () => {
     expect(usage.completion_tokens).toBe(4); // ' tok' four times is four cl100k tokens
     expect(usage.prompt_tokens).toBe(Number(response.headers.get('x-tollgate-prompt-tokens')));
     await gateway.ledger.flush(5_000);
-    const row = (await (await gateway.admin('GET', `/admin/requests/${response.headers.get('x-request-id')}`)).json()) as { usageSource: string; billedCost: string };
+    const row = (await (await gateway.admin('GET', `/admin/requests/${response.headers.get('x-request-id')}`)).json()) as {
+      usageSource: string;
+      billedCost: string;
+    };
     expect(row).toMatchObject({ usageSource: 'gateway', billedCost: usage.cost });
 
-    const stream = await client.chat.completions.create({ model: 'gpt-4', messages, max_tokens: 10, stream: true, stream_options: { include_usage: true } });
+    const stream = await client.chat.completions.create({
+      model: 'gpt-4',
+      messages,
+      max_tokens: 10,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     let streamedUsage: (OpenAI.CompletionUsage & { cost?: string }) | undefined;
     for await (const chunk of stream) if (chunk.usage) streamedUsage = chunk.usage;
     expect(streamedUsage).toMatchObject({ completion_tokens: 4, prompt_tokens: usage.prompt_tokens, cost: usage.cost });

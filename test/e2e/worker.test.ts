@@ -1,19 +1,19 @@
 // The Worker build, proven in workerd: `wrangler dev` on loopback, the real Postgres of this
 // machine through the Hyperdrive binding, the fake vLLM backend, and the official OpenAI SDK.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI, { BadRequestError, RateLimitError } from 'openai';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describeBundle, FREE_PLAN_LIMIT_BYTES, measureWorkerBundle, quietWranglerEnv } from '../../scripts/worker-bundle-size';
 import { defaultConfigInput } from '../../src/config';
 import { costOf, formatUsd, parsePricePer1k } from '../../src/pricing';
 import { openStore } from '../../src/store';
-import { describeBundle, FREE_PLAN_LIMIT_BYTES, measureWorkerBundle, quietWranglerEnv } from '../../scripts/worker-bundle-size';
-import { startFakeVllm, type FakeVllm } from '../doubles/fake-vllm';
+import { type FakeVllm, startFakeVllm } from '../doubles/fake-vllm';
 import { createPostgresDatabase } from '../integration/support/databases';
 
 const ADMIN_TOKEN = 'tgadmin_worker_e2e_operator_token';
@@ -65,7 +65,10 @@ describe('the Worker build (wrangler deploy --dry-run)', () => {
 describe('the Worker in workerd with the OpenAI SDK', () => {
   test('chat, not streamed: the reply, and a settled ledger row billed at usage.cost', async () => {
     const requestId = `req_${RUN}_plain`;
-    const data = await client.chat.completions.create({ model: 'gpt-4', messages, max_tokens: 20 }, { headers: { 'x-request-id': requestId } });
+    const data = await client.chat.completions.create(
+      { model: 'gpt-4', messages, max_tokens: 20 },
+      { headers: { 'x-request-id': requestId } },
+    );
     expect(data.choices[0]!.message.content).toBe(' tok tok tok tok tok');
     const usage = data.usage as OpenAI.CompletionUsage & { cost: string };
     expect(usage.completion_tokens).toBe(5);
@@ -80,7 +83,10 @@ describe('the Worker in workerd with the OpenAI SDK', () => {
     backend.behave({ gate: new Promise<void>((resolve) => (open = resolve)) });
     // Were the stream buffered, nothing would arrive before the gate opened: fail fast, not hang.
     let openedLive = true;
-    const fallback = setTimeout(() => ((openedLive = false), open()), 10_000);
+    const fallback = setTimeout(() => {
+      openedLive = false;
+      open();
+    }, 10_000);
     try {
       const stream = await client.chat.completions.create(
         { model: 'gpt-4', messages, max_tokens: 4, stream: true, stream_options: { include_usage: true } },
@@ -111,7 +117,10 @@ describe('the Worker in workerd with the OpenAI SDK', () => {
     const requestId = `req_${RUN}_abort`;
     backend.behave({ completionTokens: 200, chunkDelayMs: 50, omitUsage: true });
     try {
-      const stream = await client.chat.completions.create({ model: 'gpt-4', messages, max_tokens: 500, stream: true }, { headers: { 'x-request-id': requestId } });
+      const stream = await client.chat.completions.create(
+        { model: 'gpt-4', messages, max_tokens: 500, stream: true },
+        { headers: { 'x-request-id': requestId } },
+      );
       let chunks = 0;
       for await (const chunk of stream) {
         if (chunk.choices[0]?.delta.content && ++chunks === 3) break; // leaving the loop aborts the request
@@ -121,7 +130,9 @@ describe('the Worker in workerd with the OpenAI SDK', () => {
       expect(row.completion_tokens).toBeGreaterThanOrEqual(3);
       expect(row.completion_tokens).toBeLessThan(200);
       // As on Node: the prompt and what was generated so far, by the gateway's own count.
-      expect(BigInt(row.billed_cost)).toBe(costOf(GPT4_PRICE, { promptTokens: row.prompt_tokens, completionTokens: row.completion_tokens }).total);
+      expect(BigInt(row.billed_cost)).toBe(
+        costOf(GPT4_PRICE, { promptTokens: row.prompt_tokens, completionTokens: row.completion_tokens }).total,
+      );
       expect(row.prompt_tokens).toBeGreaterThan(0);
       await until(() => backend.received.at(-1)?.aborted === true, 'the backend to see the abort');
     } finally {
@@ -132,7 +143,10 @@ describe('the Worker in workerd with the OpenAI SDK', () => {
   test('a prompt that cannot fit: 400 context_length_exceeded and a rejected row', async () => {
     const requestId = `req_${RUN}_context`;
     const error = await client.chat.completions
-      .create({ model: 'gpt-4', messages, max_tokens: 9_000 }, { headers: { 'x-request-id': requestId, 'x-tollgate-context-policy': 'reject' } })
+      .create(
+        { model: 'gpt-4', messages, max_tokens: 9_000 },
+        { headers: { 'x-request-id': requestId, 'x-tollgate-context-policy': 'reject' } },
+      )
       .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(BadRequestError);
     expect((error as BadRequestError).code).toBe('context_length_exceeded');
@@ -154,8 +168,15 @@ describe('the Worker in workerd with the OpenAI SDK', () => {
     expect(await settledRow(requestId)).toMatchObject({ status: 'rejected', error_code: 'insufficient_quota', billed_cost: '0' });
     expect(backend.received.filter((request) => request.headers['x-request-id'] === requestId)).toHaveLength(0);
     // The webhook answers slowly: its delivery, and the row marking it, outlive the response.
-    await until(() => webhook.received.some((event) => event.type === 'budget.limit' && event.alert.keyId === key.id), 'the limit alert at the webhook');
-    await until(async () => (await sql`SELECT 1 FROM budget_alerts WHERE key_id = ${key.id} AND kind = 'limit' AND delivered_at IS NOT NULL`).length === 1, 'the alert marked delivered');
+    await until(
+      () => webhook.received.some((event) => event.type === 'budget.limit' && event.alert.keyId === key.id),
+      'the limit alert at the webhook',
+    );
+    await until(
+      async () =>
+        (await sql`SELECT 1 FROM budget_alerts WHERE key_id = ${key.id} AND kind = 'limit' AND delivered_at IS NOT NULL`).length === 1,
+      'the alert marked delivered',
+    );
   });
 
   test('concurrent requests in one isolate each settle on their own connection', async () => {
@@ -163,7 +184,10 @@ describe('the Worker in workerd with the OpenAI SDK', () => {
     const costs = await Promise.all(
       ids.map(async (requestId, index) => {
         if (index % 2 === 0) {
-          const data = await client.chat.completions.create({ model: 'gpt-4', messages, max_tokens: 3 }, { headers: { 'x-request-id': requestId } });
+          const data = await client.chat.completions.create(
+            { model: 'gpt-4', messages, max_tokens: 3 },
+            { headers: { 'x-request-id': requestId } },
+          );
           return (data.usage as OpenAI.CompletionUsage & { cost: string }).cost;
         }
         const stream = await client.chat.completions.create(
@@ -193,7 +217,12 @@ describe('the Worker in workerd with the OpenAI SDK', () => {
       FROM usage_events WHERE request_id = ${requestId}`;
     const response = await fetch(`${worker.url}/__scheduled?cron=${encodeURIComponent('*/10 * * * *')}`);
     expect(response.status).toBe(200);
-    expect(await settledRow(abandoned)).toMatchObject({ status: 'incomplete', error_code: 'swept', prompt_tokens: 10, billed_cost: String(costOf(GPT4_PRICE, { promptTokens: 10, completionTokens: 0 }).total) });
+    expect(await settledRow(abandoned)).toMatchObject({
+      status: 'incomplete',
+      error_code: 'swept',
+      prompt_tokens: 10,
+      billed_cost: String(costOf(GPT4_PRICE, { promptTokens: 10, completionTokens: 0 }).total),
+    });
   });
 
   test('no row is left pending', async () => {
@@ -265,9 +294,23 @@ async function startWranglerDev(opts: { config: unknown; databaseUrl: string }):
   const hyperdriveUrl = new URL(opts.databaseUrl);
   if (!hyperdriveUrl.password) hyperdriveUrl.password = 'unused';
   const args = [
-    'dev', '-c', 'wrangler.toml', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort),
-    '--persist-to', persistTo, '--show-interactive-dev-session=false', '--test-scheduled',
-    '--var', `TOLLGATE_CONFIG:${JSON.stringify(opts.config)}`, '--var', `TOLLGATE_ADMIN_TOKEN:${ADMIN_TOKEN}`,
+    'dev',
+    '-c',
+    'wrangler.toml',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--inspector-port',
+    String(inspectorPort),
+    '--persist-to',
+    persistTo,
+    '--show-interactive-dev-session=false',
+    '--test-scheduled',
+    '--var',
+    `TOLLGATE_CONFIG:${JSON.stringify(opts.config)}`,
+    '--var',
+    `TOLLGATE_ADMIN_TOKEN:${ADMIN_TOKEN}`,
   ];
   const child = spawn(join(process.cwd(), 'node_modules/.bin/wrangler'), args, {
     detached: true,
@@ -287,10 +330,17 @@ async function startWranglerDev(opts: { config: unknown; databaseUrl: string }):
   };
   const url = `http://127.0.0.1:${port}`;
   try {
-    await until(async () => {
-      if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}`);
-      return fetch(`${url}/healthz`).then((response) => response.ok, () => false);
-    }, 'wrangler dev to answer /healthz', 60_000);
+    await until(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}`);
+        return fetch(`${url}/healthz`).then(
+          (response) => response.ok,
+          () => false,
+        );
+      },
+      'wrangler dev to answer /healthz',
+      60_000,
+    );
   } catch (error) {
     await stop();
     throw new Error(`${(error as Error).message}\n${output}`);

@@ -1,13 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import { createApp } from '../../src/app';
-import { parseConfig, defaultConfigInput, type Config } from '../../src/config';
-import { buildDeps, nodeLedger } from '../../src/gateway';
 import { BudgetAlerts } from '../../src/alerts';
+import { createApp } from '../../src/app';
+import { type Config, defaultConfigInput, parseConfig } from '../../src/config';
+import { buildDeps, nodeLedger } from '../../src/gateway';
 import { nodeRequestIO } from '../../src/runtime/node-request';
 import { nodeUpstreamClient } from '../../src/runtime/node-upstream';
 import type { Store } from '../../src/store/db';
@@ -38,7 +38,13 @@ export interface TestGateway {
 export async function startTestGateway(opts: { store: Store; config: Config; now?: () => Date }): Promise<TestGateway> {
   const log = () => {};
   const now = opts.now ?? (() => new Date());
-  const alerts = new BudgetAlerts({ store: opts.store, webhookUrl: opts.config.gateway.alertWebhookUrl, fetch: (input, init) => fetch(input, init), log, now });
+  const alerts = new BudgetAlerts({
+    store: opts.store,
+    webhookUrl: opts.config.gateway.alertWebhookUrl,
+    fetch: (input, init) => fetch(input, init),
+    log,
+    now,
+  });
   // The ledger, upstream client and request reader `npm start` uses, so these tests cover them.
   const { ledger } = nodeLedger(opts.store, alerts, { log });
   const deps = await buildDeps({

@@ -2,7 +2,7 @@ import { path } from '../client';
 import type { Command } from '../command';
 import { UsageError } from '../errors';
 import type { Flags, OptionSpecs } from '../flags';
-import { budgetLines, type BudgetView } from './budget-view';
+import { type BudgetView, budgetLines } from './budget-view';
 
 const PERIODS = ['day', 'week', 'month', 'total'] as const;
 
@@ -54,7 +54,10 @@ const budgetSet: Command = {
     tokens: { type: 'string', value: 'N', description: 'Token limit per window (prompt + completion)' },
     ...windowOptions,
   },
-  examples: ['tollgate budget set key_123 --limit 10 --period month --soft 80', 'tollgate budget set key_123 --tokens 1000000 --period day --timezone Europe/Berlin'],
+  examples: [
+    'tollgate budget set key_123 --limit 10 --period month --soft 80',
+    'tollgate budget set key_123 --tokens 1000000 --period day --timezone Europe/Berlin',
+  ],
   async run({ args, flags, client, out }) {
     const [id] = args as [string];
     const body = budgetBodyFrom(flags, 'limit', 'tokens');

@@ -1,10 +1,10 @@
-import { path, type AdminClient } from '../client';
+import { type AdminClient, path } from '../client';
 import type { Command } from '../command';
 import { ApiError } from '../errors';
 import { fields, keyValues, list, table } from '../format';
 import type { Output } from '../io';
-import { budgetBodyFrom, windowOptions, type BudgetBody } from './budget';
-import { budgetLines, type BudgetView } from './budget-view';
+import { type BudgetBody, budgetBodyFrom, windowOptions } from './budget';
+import { type BudgetView, budgetLines } from './budget-view';
 
 /** An API key as the admin API describes it (never with its secret, except on create/rotate). */
 export interface KeyView {
@@ -63,7 +63,10 @@ const keysCreate: Command = {
     ...windowOptions,
     rpm: { type: 'string', value: 'N', description: 'Requests per minute' },
     tpm: { type: 'string', value: 'N', description: 'Tokens per minute' },
-    'shrink-max-tokens': { type: 'boolean', description: 'When the budget cannot pay for max_tokens, lower it to what the budget pays for instead of refusing' },
+    'shrink-max-tokens': {
+      type: 'boolean',
+      description: 'When the budget cannot pay for max_tokens, lower it to what the budget pays for instead of refusing',
+    },
     'default-max-tokens': { type: 'string', value: 'N', description: 'Completion cap when a request sends no max_tokens' },
     'fail-open': { type: 'boolean', description: "Admit requests while the database is unreachable, within the key's last known budget" },
   },
@@ -135,7 +138,16 @@ const keysList: Command = {
     out.lines(
       table(
         ['ID', 'NAME', 'PREFIX', 'STATUS', 'SCOPES', 'MODELS', 'CREATED', 'EXPIRES'],
-        result.data.map((key) => [key.id, key.name, key.prefix, status(key), list(key.scopes, '-'), list(key.allowedModels), key.createdAt, key.expiresAt ?? 'never']),
+        result.data.map((key) => [
+          key.id,
+          key.name,
+          key.prefix,
+          status(key),
+          list(key.scopes, '-'),
+          list(key.allowedModels),
+          key.createdAt,
+          key.expiresAt ?? 'never',
+        ]),
       ),
     );
   },

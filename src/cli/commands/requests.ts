@@ -13,7 +13,14 @@ const requestsShow: Command = {
     if (out.json) return out.printJson(row);
     out.line(`Request ${requestId}:`);
     // The row's columns grow with the ledger, so print whatever fields it has, in its order.
-    out.lines(fields(Object.entries(row).map(([name, value]) => [name, typeof value === 'object' && value !== null ? JSON.stringify(value) : (value as string | number | boolean | null)])));
+    out.lines(
+      fields(
+        Object.entries(row).map(([name, value]) => [
+          name,
+          typeof value === 'object' && value !== null ? JSON.stringify(value) : (value as string | number | boolean | null),
+        ]),
+      ),
+    );
   },
 };
 

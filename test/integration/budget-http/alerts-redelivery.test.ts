@@ -2,14 +2,19 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import { BudgetAlerts } from '../../../src/alerts';
+import type { BudgetState } from '../../../src/ledger';
 import { listAlerts } from '../../../src/store/alerts';
 import { createKey } from '../../../src/store/keys';
-import type { BudgetState } from '../../../src/ledger';
 import { databases } from '../support/databases';
 
 /** A webhook receiver that refuses (503) until told to accept, and keeps every body it saw. */
 async function startWebhook() {
-  const hook = { accept: false, seen: [] as { accepted: boolean; body: { type: string; alert: { id: number; keyId: string } } }[], url: '', server: null as Server | null };
+  const hook = {
+    accept: false,
+    seen: [] as { accepted: boolean; body: { type: string; alert: { id: number; keyId: string } } }[],
+    url: '',
+    server: null as Server | null,
+  };
   hook.server = createServer((req, res) => {
     let body = '';
     req.on('data', (chunk) => (body += chunk));
@@ -67,7 +72,10 @@ describe.each(databases)('alert webhook redelivery on $name', (database) => {
     const later = new BudgetAlerts({ ...options, now: () => new Date(Date.now() + 10 * 60_000) });
     expect(await later.redeliver()).toEqual({ delivered: 1, failed: 0 });
     expect(hook.seen).toHaveLength(3);
-    expect(hook.seen[2]).toMatchObject({ accepted: true, body: { type: 'budget.soft', alert: { id: recorded!.id, keyId: 'key_redeliver' } } });
+    expect(hook.seen[2]).toMatchObject({
+      accepted: true,
+      body: { type: 'budget.soft', alert: { id: recorded!.id, keyId: 'key_redeliver' } },
+    });
     const [delivered] = await listAlerts(store, 'key_redeliver');
     expect(delivered!.deliveredAt).not.toBeNull();
 

@@ -1,9 +1,9 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { formatUsd, parseUsd } from '../../../src/pricing';
-import { startFakeVllm, type FakeVllm } from '../../doubles/fake-vllm';
+import { type FakeVllm, startFakeVllm } from '../../doubles/fake-vllm';
+import { startTestGateway, type TestGateway, testConfig } from '../../support/gateway';
 import { databases } from '../support/databases';
-import { startTestGateway, testConfig, type TestGateway } from '../../support/gateway';
 
 const COMPLETION = 5;
 const body = (i = 0) => ({ model: 'gpt-4', messages: [{ role: 'user', content: `budget test ${i % 1}` }], max_tokens: COMPLETION });
@@ -24,11 +24,19 @@ describe.each(databases)('budgets on $name', (database) => {
   });
 
   const send = (key: string, payload: unknown = body(), headers: Record<string, string> = {}) =>
-    fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers }, body: JSON.stringify(payload) });
+    fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(payload),
+    });
 
   /** The exact cost of one `body()` request, asked of /v1/estimate. */
   async function costOfOne(key: string): Promise<bigint> {
-    const response = await fetch(`${gateway.url}/v1/estimate`, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: JSON.stringify(body()) });
+    const response = await fetch(`${gateway.url}/v1/estimate`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}` },
+      body: JSON.stringify(body()),
+    });
     return parseUsd(((await response.json()) as { cost: { total: string } }).cost.total);
   }
 
@@ -41,15 +49,22 @@ describe.each(databases)('budgets on $name', (database) => {
   }
 
   const budgetOf = async (id: string) =>
-    (await (await gateway.admin('GET', `/admin/keys/${id}/budget`)).json()) as { limit: string; spent: string; reserved: string; remaining: string };
+    (await (await gateway.admin('GET', `/admin/keys/${id}/budget`)).json()) as {
+      limit: string;
+      spent: string;
+      reserved: string;
+      remaining: string;
+    };
 
   test('200 concurrent requests on a budget that pays for exactly 20: 20 succeed, 180 get insufficient_quota', async () => {
     const { id, key, limit } = await keyWithBudget(20);
-    const statuses = await Promise.all(Array.from({ length: 200 }, async () => {
-      const response = await send(key);
-      const json = (await response.json()) as { error?: { code: string } };
-      return response.status === 200 ? 'ok' : `${response.status} ${json.error?.code}`;
-    }));
+    const statuses = await Promise.all(
+      Array.from({ length: 200 }, async () => {
+        const response = await send(key);
+        const json = (await response.json()) as { error?: { code: string } };
+        return response.status === 200 ? 'ok' : `${response.status} ${json.error?.code}`;
+      }),
+    );
     expect(statuses.filter((s) => s === 'ok')).toHaveLength(20);
     expect(statuses.filter((s) => s === '429 insufficient_quota')).toHaveLength(180);
     await gateway.ledger.flush(10_000);
@@ -79,7 +94,14 @@ describe.each(databases)('budgets on $name', (database) => {
 
   test('/v1/estimate reports the remaining budget and whether the request would be admitted', async () => {
     const { key } = await keyWithBudget(1);
-    const estimate = async () => (await (await fetch(`${gateway.url}/v1/estimate`, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: JSON.stringify(body()) })).json()) as { budgetRemaining: string; admitted: boolean };
+    const estimate = async () =>
+      (await (
+        await fetch(`${gateway.url}/v1/estimate`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}` },
+          body: JSON.stringify(body()),
+        })
+      ).json()) as { budgetRemaining: string; admitted: boolean };
     expect(await estimate()).toMatchObject({ admitted: true });
     expect((await send(key)).status).toBe(200);
     await gateway.ledger.flush(10_000);
@@ -104,7 +126,11 @@ describe.each(databases)('budgets on $name', (database) => {
     backend.behave({ completionTokens: 200, chunkDelayMs: 5 });
     try {
       const client = new OpenAI({ apiKey: key, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
-      const stream = await client.chat.completions.create({ ...body(), max_tokens: 200, stream: true } as OpenAI.ChatCompletionCreateParamsStreaming);
+      const stream = await client.chat.completions.create({
+        ...body(),
+        max_tokens: 200,
+        stream: true,
+      } as OpenAI.ChatCompletionCreateParamsStreaming);
       let received = 0;
       for await (const chunk of stream) if (chunk.choices[0]?.delta.content && ++received === 3) break;
     } finally {
@@ -136,7 +162,7 @@ describe.each(databases)('budgets on $name', (database) => {
     clock = new Date('2026-06-15T12:00:00Z');
   });
 
-  test('changing a budget mid-period keeps that period\'s spend', async () => {
+  test("changing a budget mid-period keeps that period's spend", async () => {
     const { id, key, limit } = await keyWithBudget(2);
     expect((await send(key)).status).toBe(200);
     await gateway.ledger.flush(10_000);

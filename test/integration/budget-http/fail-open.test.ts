@@ -1,10 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { formatUsd, parseUsd } from '../../../src/pricing';
-import { startFakeVllm, type FakeVllm } from '../../doubles/fake-vllm';
-import { startTestGateway, testConfig, type TestGateway } from '../../support/gateway';
+import { type FakeVllm, startFakeVllm } from '../../doubles/fake-vllm';
+import { startTestGateway, type TestGateway, testConfig } from '../../support/gateway';
 import { databases, type TestStore } from '../support/databases';
 import { ledgerSums, statusCounts } from '../support/ledger';
-import { outageFor, type Outage } from '../support/outage';
+import { type Outage, outageFor } from '../support/outage';
 
 // The database goes away for real on Postgres: the gateway's store talks to it through a TCP relay
 // that cuts every connection and refuses new ones, then accepts again (PostgresOutage). PGlite runs
@@ -40,11 +40,27 @@ describe.each(databases)('fail-open keys on $name', (database) => {
     });
   /** The worst case of `body`, as the gateway prices it. */
   const worstCase = async (key: string) =>
-    parseUsd(((await (await fetch(`${gateway.url}/v1/estimate`, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: JSON.stringify(body) })).json()) as { cost: { total: string } }).cost.total);
+    parseUsd(
+      (
+        (await (
+          await fetch(`${gateway.url}/v1/estimate`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${key}` },
+            body: JSON.stringify(body),
+          })
+        ).json()) as { cost: { total: string } }
+      ).cost.total,
+    );
   const costOf = (response: Response) => parseUsd(response.headers.get('x-tollgate-cost')!);
   const errorCode = async (response: Response) => ((await response.json()) as { error: { code: string } }).error.code;
   const requestRow = async (id: string) => (await (await gateway.admin('GET', `/admin/requests/${id}`)).json()) as Record<string, unknown>;
-  const budgetOf = async (keyId: string) => (await (await gateway.admin('GET', `/admin/keys/${keyId}/budget`)).json()) as { limit: string; spent: string; reserved: string; remaining: string };
+  const budgetOf = async (keyId: string) =>
+    (await (await gateway.admin('GET', `/admin/keys/${keyId}/budget`)).json()) as {
+      limit: string;
+      spent: string;
+      reserved: string;
+      remaining: string;
+    };
   const admittedSoFar = () => gateway.ledger.failOpenAdmitted ?? 0;
 
   /** Runs `body` with the database unreachable, then brings it back and waits for the ledger to catch up. */
@@ -82,7 +98,12 @@ describe.each(databases)('fail-open keys on $name', (database) => {
     expect(backend.received).toHaveLength(1);
     expect(admittedSoFar()).toBe(before + 1);
 
-    expect(await requestRow(`fo-served-${open.id}`)).toMatchObject({ status: 'ok', admittedFailOpen: true, overLimit: false, billedCost: formatUsd(costOf(served)) });
+    expect(await requestRow(`fo-served-${open.id}`)).toMatchObject({
+      status: 'ok',
+      admittedFailOpen: true,
+      overLimit: false,
+      billedCost: formatUsd(costOf(served)),
+    });
     expect(await statusCounts(store, open.id)).toEqual({ ok: 2 });
     const sums = await ledgerSums(store, open.id);
     expect(sums.events.cost).toBe(costOf(open.warm) + costOf(served));
@@ -98,7 +119,8 @@ describe.each(databases)('fail-open keys on $name', (database) => {
   });
 
   test('/admin/metrics counts fail-open admissions', async () => {
-    const metric = async () => ((await (await gateway.admin('GET', '/admin/metrics')).json()) as { ledger: { failOpenAdmitted: number } }).ledger.failOpenAdmitted;
+    const metric = async () =>
+      ((await (await gateway.admin('GET', '/admin/metrics')).json()) as { ledger: { failOpenAdmitted: number } }).ledger.failOpenAdmitted;
     const open = await warmKey('metric', { failOpen: true });
     const before = await metric();
     expect((await whileCut(() => chat(open.key))).status).toBe(200);
@@ -123,14 +145,20 @@ describe.each(databases)('fail-open keys on $name', (database) => {
     expect(responses.map((response) => response.status)).toEqual([200, 200, 503]);
     const refusal = (await responses[2]!.json()) as { error: { code: string; message: string } };
     expect(refusal.error.code).toBe('ledger_unavailable');
-    expect(refusal.error.message).toContain("last known budget does not cover this request");
+    expect(refusal.error.message).toContain('last known budget does not cover this request');
     expect(backend.received).toHaveLength(2);
     expect(admittedSoFar()).toBe(before + 2);
 
     expect(await statusCounts(store, budgeted.id)).toEqual({ ok: 3 });
     for (const [index, id] of ids.slice(0, 2).entries()) {
       expect(costOf(responses[index]!)).toBe(worst);
-      expect(await requestRow(id)).toMatchObject({ status: 'ok', admittedFailOpen: true, overLimit: false, reservedCost: formatUsd(worst), billedCost: formatUsd(worst) });
+      expect(await requestRow(id)).toMatchObject({
+        status: 'ok',
+        admittedFailOpen: true,
+        overLimit: false,
+        reservedCost: formatUsd(worst),
+        billedCost: formatUsd(worst),
+      });
     }
     expect((await gateway.admin('GET', `/admin/requests/${ids[2]}`)).status).toBe(404);
     const billed = costOf(budgeted.warm) + costOf(responses[0]!) + costOf(responses[1]!);
@@ -163,7 +191,11 @@ describe.each(databases)('fail-open keys on $name', (database) => {
     const served = await whileCut(() => chat(stale.key, `fo-over-${stale.id}`));
 
     expect(served.status).toBe(200);
-    expect(await requestRow(`fo-over-${stale.id}`)).toMatchObject({ admittedFailOpen: true, overLimit: true, billedCost: formatUsd(costOf(served)) });
+    expect(await requestRow(`fo-over-${stale.id}`)).toMatchObject({
+      admittedFailOpen: true,
+      overLimit: true,
+      billedCost: formatUsd(costOf(served)),
+    });
     const budget = await budgetOf(stale.id);
     expect(parseUsd(budget.spent)).toBe(costOf(stale.warm) + costOf(served));
     expect(budget.remaining).toBe(`-${formatUsd(costOf(served))}`);

@@ -2,11 +2,10 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { formatUsd, parseUsd } from '../../../src/pricing';
-import { startFakeVllm, type FakeVllm } from '../../doubles/fake-vllm';
-import { databases } from '../support/databases';
+import { type FakeVllm, startFakeVllm } from '../../doubles/fake-vllm';
 import { awayFromMinuteEdge } from '../../support/clock';
-import { startTestGateway, testConfig, type TestGateway } from '../../support/gateway';
-
+import { startTestGateway, type TestGateway, testConfig } from '../../support/gateway';
+import { databases } from '../support/databases';
 
 describe.each(databases)('limits and alerts on $name', (database) => {
   let backend: FakeVllm;
@@ -45,7 +44,17 @@ describe.each(databases)('limits and alerts on $name', (database) => {
       body: JSON.stringify({ model: 'gpt-4', messages: [{ role: 'user', content: 'limits' }], max_tokens: 5, ...extra }),
     });
   const estimateCost = async (key: string, maxTokens: number) =>
-    parseUsd(((await (await fetch(`${gateway.url}/v1/estimate`, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: JSON.stringify({ model: 'gpt-4', messages: [{ role: 'user', content: 'limits' }], max_tokens: maxTokens }) })).json()) as { cost: { total: string } }).cost.total);
+    parseUsd(
+      (
+        (await (
+          await fetch(`${gateway.url}/v1/estimate`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${key}` },
+            body: JSON.stringify({ model: 'gpt-4', messages: [{ role: 'user', content: 'limits' }], max_tokens: maxTokens }),
+          })
+        ).json()) as { cost: { total: string } }
+      ).cost.total,
+    );
 
   test('requests per minute: exactly rpm are admitted, the rest get rate_limit_exceeded with retry-after', async () => {
     await awayFromMinuteEdge();
@@ -113,7 +122,9 @@ describe.each(databases)('limits and alerts on $name', (database) => {
     for (let tries = 0; tries < 100 && webhook.filter((w) => (w as { alert: { keyId: string } }).alert.keyId === id).length < 2; tries++) {
       await new Promise((r) => setTimeout(r, 50));
     }
-    const alerts = (await (await gateway.admin('GET', `/admin/alerts?keyId=${id}`)).json()) as { data: { kind: string; deliveredAt: string | null }[] };
+    const alerts = (await (await gateway.admin('GET', `/admin/alerts?keyId=${id}`)).json()) as {
+      data: { kind: string; deliveredAt: string | null }[];
+    };
     expect(alerts.data.map((a) => a.kind).sort()).toEqual(['limit', 'soft']);
     const posted = webhook.filter((w) => (w as { alert: { keyId: string } }).alert.keyId === id) as { type: string }[];
     expect(posted.map((p) => p.type).sort()).toEqual(['budget.limit', 'budget.soft']);
@@ -139,7 +150,12 @@ describe.each(databases)('fail closed on $name', (database) => {
     const gateway = await startTestGateway({ store, config: testConfig(backend.url) });
     try {
       const { key } = await gateway.createKey({ name: 'closed' });
-      const send = () => fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: JSON.stringify({ model: 'gpt-4', messages: [{ role: 'user', content: 'x' }], max_tokens: 2 }) });
+      const send = () =>
+        fetch(`${gateway.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}` },
+          body: JSON.stringify({ model: 'gpt-4', messages: [{ role: 'user', content: 'x' }], max_tokens: 2 }),
+        });
       expect((await send()).status).toBe(200);
       await gateway.ledger.flush(5_000);
       await store.close();

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { TOTAL_WINDOW, type BudgetPeriod } from '../../../src/budget';
+import { type BudgetPeriod, TOTAL_WINDOW } from '../../../src/budget';
 import { budgetWindowAt, isKnownTimeZone, rootCause, type Store } from '../../../src/store';
 import { databases } from '../support/databases';
 import { useLedgerStore } from '../support/ledger';
@@ -17,20 +17,90 @@ describe.each(databases)('budget windows on $name', (database) => {
     ['a UTC day', 'day', 'UTC', '2026-11-29T10:00:00Z', '2026-11-29T00:00:00.000Z', '2026-11-30T00:00:00.000Z'],
     ['the first instant of a UTC day', 'day', 'UTC', '2026-11-29T00:00:00Z', '2026-11-29T00:00:00.000Z', '2026-11-30T00:00:00.000Z'],
     ['the last millisecond of a UTC day', 'day', 'UTC', '2026-11-29T23:59:59.999Z', '2026-11-29T00:00:00.000Z', '2026-11-30T00:00:00.000Z'],
-    ['New York evening is the previous UTC day', 'day', 'America/New_York', '2026-11-29T03:00:00Z', '2026-11-28T05:00:00.000Z', '2026-11-29T05:00:00.000Z'],
+    [
+      'New York evening is the previous UTC day',
+      'day',
+      'America/New_York',
+      '2026-11-29T03:00:00Z',
+      '2026-11-28T05:00:00.000Z',
+      '2026-11-29T05:00:00.000Z',
+    ],
     ['a half-hour zone', 'day', 'Asia/Kolkata', '2026-11-29T20:00:00Z', '2026-11-29T18:30:00.000Z', '2026-11-30T18:30:00.000Z'],
-    ['Berlin spring-forward day has 23 hours', 'day', 'Europe/Berlin', '2026-03-29T12:00:00Z', '2026-03-28T23:00:00.000Z', '2026-03-29T22:00:00.000Z'],
-    ['Berlin fall-back day has 25 hours', 'day', 'Europe/Berlin', '2026-10-25T12:00:00Z', '2026-10-24T22:00:00.000Z', '2026-10-25T23:00:00.000Z'],
-    ['Santiago skips midnight: the day starts at 01:00', 'day', 'America/Santiago', '2026-09-06T12:00:00Z', '2026-09-06T04:00:00.000Z', '2026-09-07T03:00:00.000Z'],
-    ['the day before Santiago skips midnight ends at the jump', 'day', 'America/Santiago', '2026-09-05T12:00:00Z', '2026-09-05T04:00:00.000Z', '2026-09-06T04:00:00.000Z'],
-    ['an ISO week starts on Monday (Sunday now)', 'week', 'UTC', '2026-11-29T10:00:00Z', '2026-11-23T00:00:00.000Z', '2026-11-30T00:00:00.000Z'],
+    [
+      'Berlin spring-forward day has 23 hours',
+      'day',
+      'Europe/Berlin',
+      '2026-03-29T12:00:00Z',
+      '2026-03-28T23:00:00.000Z',
+      '2026-03-29T22:00:00.000Z',
+    ],
+    [
+      'Berlin fall-back day has 25 hours',
+      'day',
+      'Europe/Berlin',
+      '2026-10-25T12:00:00Z',
+      '2026-10-24T22:00:00.000Z',
+      '2026-10-25T23:00:00.000Z',
+    ],
+    [
+      'Santiago skips midnight: the day starts at 01:00',
+      'day',
+      'America/Santiago',
+      '2026-09-06T12:00:00Z',
+      '2026-09-06T04:00:00.000Z',
+      '2026-09-07T03:00:00.000Z',
+    ],
+    [
+      'the day before Santiago skips midnight ends at the jump',
+      'day',
+      'America/Santiago',
+      '2026-09-05T12:00:00Z',
+      '2026-09-05T04:00:00.000Z',
+      '2026-09-06T04:00:00.000Z',
+    ],
+    [
+      'an ISO week starts on Monday (Sunday now)',
+      'week',
+      'UTC',
+      '2026-11-29T10:00:00Z',
+      '2026-11-23T00:00:00.000Z',
+      '2026-11-30T00:00:00.000Z',
+    ],
     ['an ISO week starting today (Monday)', 'week', 'UTC', '2026-11-30T00:00:00Z', '2026-11-30T00:00:00.000Z', '2026-12-07T00:00:00.000Z'],
-    ['Monday in Tokyo is still Sunday in UTC', 'week', 'Asia/Tokyo', '2026-11-29T16:00:00Z', '2026-11-29T15:00:00.000Z', '2026-12-06T15:00:00.000Z'],
+    [
+      'Monday in Tokyo is still Sunday in UTC',
+      'week',
+      'Asia/Tokyo',
+      '2026-11-29T16:00:00Z',
+      '2026-11-29T15:00:00.000Z',
+      '2026-12-06T15:00:00.000Z',
+    ],
     ['a week across a year end', 'week', 'UTC', '2027-01-01T12:00:00Z', '2026-12-28T00:00:00.000Z', '2027-01-04T00:00:00.000Z'],
-    ['a week across Berlin fall-back', 'week', 'Europe/Berlin', '2026-10-22T12:00:00Z', '2026-10-18T22:00:00.000Z', '2026-10-25T23:00:00.000Z'],
+    [
+      'a week across Berlin fall-back',
+      'week',
+      'Europe/Berlin',
+      '2026-10-22T12:00:00Z',
+      '2026-10-18T22:00:00.000Z',
+      '2026-10-25T23:00:00.000Z',
+    ],
     ['a UTC month across the year end', 'month', 'UTC', '2026-12-15T00:00:00Z', '2026-12-01T00:00:00.000Z', '2027-01-01T00:00:00.000Z'],
-    ['Los Angeles February, seen on March 1 UTC', 'month', 'America/Los_Angeles', '2026-03-01T07:00:00Z', '2026-02-01T08:00:00.000Z', '2026-03-01T08:00:00.000Z'],
-    ['a Los Angeles month containing spring-forward', 'month', 'America/Los_Angeles', '2026-03-20T00:00:00Z', '2026-03-01T08:00:00.000Z', '2026-04-01T07:00:00.000Z'],
+    [
+      'Los Angeles February, seen on March 1 UTC',
+      'month',
+      'America/Los_Angeles',
+      '2026-03-01T07:00:00Z',
+      '2026-02-01T08:00:00.000Z',
+      '2026-03-01T08:00:00.000Z',
+    ],
+    [
+      'a Los Angeles month containing spring-forward',
+      'month',
+      'America/Los_Angeles',
+      '2026-03-20T00:00:00Z',
+      '2026-03-01T08:00:00.000Z',
+      '2026-04-01T07:00:00.000Z',
+    ],
     ['a leap February', 'month', 'UTC', '2028-02-29T23:00:00Z', '2028-02-01T00:00:00.000Z', '2028-03-01T00:00:00.000Z'],
   ])('%s', async (_name, period, zone, now, start, end) => {
     const window = await windowFor(period, zone, at(now));
@@ -45,7 +115,11 @@ describe.each(databases)('budget windows on $name', (database) => {
   });
 
   test('consecutive windows tile time with no gap or overlap', async () => {
-    for (const [period, zone] of [['day', 'Europe/Berlin'], ['week', 'America/Santiago'], ['month', 'Australia/Lord_Howe']] as const) {
+    for (const [period, zone] of [
+      ['day', 'Europe/Berlin'],
+      ['week', 'America/Santiago'],
+      ['month', 'Australia/Lord_Howe'],
+    ] as const) {
       let window = await windowFor(period, zone, at('2026-01-01T00:00:00Z'));
       for (let index = 0; index < 60; index++) {
         const next = await windowFor(period, zone, window.windowEnd);

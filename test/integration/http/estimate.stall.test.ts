@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { openStore } from '../../../src/store/open';
-import { startFakeVllm, type FakeVllm } from '../../doubles/fake-vllm';
-import { startTestGateway, testConfig, type TestGateway } from '../../support/gateway';
+import { type FakeVllm, startFakeVllm } from '../../doubles/fake-vllm';
+import { startTestGateway, type TestGateway, testConfig } from '../../support/gateway';
 
 // Degenerate inputs (one character repeated) are quadratic in the known JS tokenizers. Here they
 // are counted in slices that yield, so other clients' requests are answered in between.

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { sha256Hex } from '../../../src/auth';
-import { startFakeVllm, type FakeVllm } from '../../doubles/fake-vllm';
+import { type FakeVllm, startFakeVllm } from '../../doubles/fake-vllm';
+import { ADMIN_TOKEN, startTestGateway, type TestGateway, testConfig } from '../../support/gateway';
 import { databases } from '../support/databases';
-import { ADMIN_TOKEN, startTestGateway, testConfig, type TestGateway } from '../../support/gateway';
 
 describe.each(databases)('API keys on $name', (database) => {
   let backend: FakeVllm;
@@ -53,7 +53,9 @@ describe.each(databases)('API keys on $name', (database) => {
     const finance = await gateway.createKey({ name: 'finance', scopes: ['reports'] });
     expect((await call(app.key, '/admin/keys')).status).toBe(403);
     expect((await call(finance.key, '/admin/keys')).status).toBe(403);
-    expect((await call(finance.key, `/admin/keys/${app.id}/budget`, { method: 'PUT', body: '{"limit":"1","period":"month"}' })).status).toBe(403);
+    expect(
+      (await call(finance.key, `/admin/keys/${app.id}/budget`, { method: 'PUT', body: '{"limit":"1","period":"month"}' })).status,
+    ).toBe(403);
     const proxied = await call(finance.key, '/v1/models');
     expect(proxied.status).toBe(403);
     expect(((await proxied.json()) as { error: { code: string } }).error.code).toBe('insufficient_scope');
@@ -95,7 +97,10 @@ describe.each(databases)('API keys on $name', (database) => {
     const { key } = await gateway.createKey({ name: 'narrow', allowedModels: ['gpt-4'] });
     const models = (await (await call(key)).json()) as { data: { id: string }[] };
     expect(models.data.map((m) => m.id)).toEqual(['gpt-4']);
-    const refused = await call(key, '/v1/chat/completions', { method: 'POST', body: JSON.stringify({ model: 'gpt-4-32k', messages: [{ role: 'user', content: 'x' }] }) });
+    const refused = await call(key, '/v1/chat/completions', {
+      method: 'POST',
+      body: JSON.stringify({ model: 'gpt-4-32k', messages: [{ role: 'user', content: 'x' }] }),
+    });
     expect(refused.status).toBe(403);
   });
 });

@@ -1,8 +1,8 @@
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { openStore } from '../../../src/store/open';
-import { startFakeVllm, type FakeVllm } from '../../doubles/fake-vllm';
-import { startTestGateway, testConfig, type TestGateway } from '../../support/gateway';
+import { type FakeVllm, startFakeVllm } from '../../doubles/fake-vllm';
+import { startTestGateway, type TestGateway, testConfig } from '../../support/gateway';
 
 let backend: FakeVllm;
 let gateway: TestGateway;
@@ -30,7 +30,11 @@ afterAll(async () => {
 beforeEach(() => backend.reset());
 
 const post = (path: string, body: string, headers: Record<string, string> = {}) =>
-  fetch(`${gateway.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers }, body });
+  fetch(`${gateway.url}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers },
+    body,
+  });
 
 async function errorOf(response: Response) {
   const body = (await response.json()) as { error: { message: string; type: string; param: string | null; code: string | null } };
@@ -47,7 +51,13 @@ describe('bad input gets a clear OpenAI-shaped error', () => {
     ['no messages', '{"model":"gpt-4"}', 400, 'missing_required_parameter', 'messages'],
     ['empty messages', '{"model":"gpt-4","messages":[]}', 400, 'empty_array', 'messages'],
     ['message without role', '{"model":"gpt-4","messages":[{"content":"x"}]}', 400, 'invalid_type', 'messages[0]'],
-    ['max_tokens a string', '{"model":"gpt-4","messages":[{"role":"user","content":"x"}],"max_tokens":"5"}', 400, 'invalid_type', 'max_tokens'],
+    [
+      'max_tokens a string',
+      '{"model":"gpt-4","messages":[{"role":"user","content":"x"}],"max_tokens":"5"}',
+      400,
+      'invalid_type',
+      'max_tokens',
+    ],
     ['max_tokens zero', '{"model":"gpt-4","messages":[{"role":"user","content":"x"}],"max_tokens":0}', 400, 'invalid_value', 'max_tokens'],
     ['stream not boolean', '{"model":"gpt-4","messages":[{"role":"user","content":"x"}],"stream":"yes"}', 400, 'invalid_type', 'stream'],
     ['unknown model', '{"model":"gpt-5","messages":[{"role":"user","content":"x"}]}', 404, 'model_not_found', 'model'],
@@ -58,21 +68,31 @@ describe('bad input gets a clear OpenAI-shaped error', () => {
   });
 
   test('a bad context policy header is refused', async () => {
-    const error = await errorOf(await post('/v1/chat/completions', '{"model":"gpt-4","messages":[{"role":"user","content":"x"}]}', { 'x-tollgate-context-policy': 'maybe' }));
+    const error = await errorOf(
+      await post('/v1/chat/completions', '{"model":"gpt-4","messages":[{"role":"user","content":"x"}]}', {
+        'x-tollgate-context-policy': 'maybe',
+      }),
+    );
     expect(error).toMatchObject({ status: 400, param: 'x-tollgate-context-policy' });
   });
 
   test('a body over the limit is 413 by Content-Length, before parsing', async () => {
-    const error = await errorOf(await post('/v1/chat/completions', `{"model":"gpt-4","messages":[{"role":"user","content":"${'x'.repeat(70 * 1024)}"}]}`));
+    const error = await errorOf(
+      await post('/v1/chat/completions', `{"model":"gpt-4","messages":[{"role":"user","content":"${'x'.repeat(70 * 1024)}"}]}`),
+    );
     expect(error).toMatchObject({ status: 413, code: 'request_too_large' });
   });
 
   test('a chunked body over the limit is 413 too', async () => {
     const status = await new Promise<number>((resolve, reject) => {
-      const req = httpRequest(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'transfer-encoding': 'chunked' } }, (res) => {
-        res.resume();
-        resolve(res.statusCode!);
-      });
+      const req = httpRequest(
+        `${gateway.url}/v1/chat/completions`,
+        { method: 'POST', headers: { authorization: `Bearer ${key}`, 'transfer-encoding': 'chunked' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        },
+      );
       req.on('error', reject);
       for (let i = 0; i < 80; i++) req.write('x'.repeat(1024));
       req.end();

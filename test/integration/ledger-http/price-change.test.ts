@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { costOf, parseUsd, formatUsd } from '../../../src/pricing';
-import { startFakeVllm, type FakeVllm } from '../../doubles/fake-vllm';
+import { costOf, formatUsd, parseUsd } from '../../../src/pricing';
+import { type FakeVllm, startFakeVllm } from '../../doubles/fake-vllm';
+import { startTestGateway, type TestGateway, testConfig } from '../../support/gateway';
 import { databases } from '../support/databases';
-import { startTestGateway, testConfig, type TestGateway } from '../../support/gateway';
 
 describe.each(databases)('a price change mid-run on $name', (database) => {
   let backend: FakeVllm;
@@ -38,9 +38,19 @@ describe.each(databases)('a price change mid-run on $name', (database) => {
     const oldPer1k = { promptPer1k: parseUsd('0.03'), completionPer1k: parseUsd('0.06') };
     const newPer1k = { promptPer1k: parseUsd('0.5'), completionPer1k: parseUsd('1.25') };
     for (const [usage, price] of [...before.map((u) => [u, oldPer1k] as const), ...after.map((u) => [u, newPer1k] as const)]) {
-      expect(usage.cost).toBe(formatUsd(costOf(price, { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens }).total));
+      expect(usage.cost).toBe(
+        formatUsd(costOf(price, { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens }).total),
+      );
     }
-    const rows = await Promise.all(['p-1', 'p-2', 'p-3', 'p-4', 'p-5', 'p-6'].map(async (id) => (await (await gateway.admin('GET', `/admin/requests/${id}`)).json()) as { billedCost: string; price: { id: number; promptPer1k: string } }));
+    const rows = await Promise.all(
+      ['p-1', 'p-2', 'p-3', 'p-4', 'p-5', 'p-6'].map(
+        async (id) =>
+          (await (await gateway.admin('GET', `/admin/requests/${id}`)).json()) as {
+            billedCost: string;
+            price: { id: number; promptPer1k: string };
+          },
+      ),
+    );
     expect(rows.slice(0, 3).every((row) => row.price.id !== newPrice.id && row.price.promptPer1k === '0.03')).toBe(true);
     expect(rows.slice(3).every((row) => row.price.id === newPrice.id && row.price.promptPer1k === '0.5')).toBe(true);
     expect(rows.map((row) => row.billedCost)).toEqual([...before, ...after].map((usage) => usage.cost));

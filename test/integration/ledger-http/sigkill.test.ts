@@ -3,14 +3,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { defaultConfigInput } from '../../../src/config';
-import { startFakeVllm, type FakeVllm } from '../../doubles/fake-vllm';
+import { type FakeVllm, startFakeVllm } from '../../doubles/fake-vllm';
+import { ADMIN_TOKEN, startGatewayProcess } from '../../support/gateway';
 import { createPostgresDatabase, postgresAvailable } from '../support/databases';
-import { startGatewayProcess, ADMIN_TOKEN } from '../../support/gateway';
 
 const targets = [
-  { name: 'pglite', database: async () => ({ env: { TOLLGATE_DATA_DIR: mkdtempSync(join(tmpdir(), 'tollgate-kill-')) }, drop: async () => {} }) },
+  {
+    name: 'pglite',
+    database: async () => ({ env: { TOLLGATE_DATA_DIR: mkdtempSync(join(tmpdir(), 'tollgate-kill-')) }, drop: async () => {} }),
+  },
   ...(postgresAvailable
-    ? [{ name: 'postgres', database: async () => { const db = await createPostgresDatabase(); return { env: { DATABASE_URL: db.url }, drop: db.drop }; } }]
+    ? [
+        {
+          name: 'postgres',
+          database: async () => {
+            const db = await createPostgresDatabase();
+            return { env: { DATABASE_URL: db.url }, drop: db.drop };
+          },
+        },
+      ]
     : []),
 ];
 
@@ -35,7 +46,11 @@ describe.each(targets)('SIGKILL with 200 requests in flight, on $name', (target)
     let gateway = await startGatewayProcess({ env, config: patient });
     try {
       const adminHeaders = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
-      const created = await fetch(`${gateway.url}/admin/keys`, { method: 'POST', headers: adminHeaders, body: JSON.stringify({ name: 'doomed' }) });
+      const created = await fetch(`${gateway.url}/admin/keys`, {
+        method: 'POST',
+        headers: adminHeaders,
+        body: JSON.stringify({ name: 'doomed' }),
+      });
       const { key } = (await created.json()) as { key: string };
 
       const ids = Array.from({ length: 200 }, (_, i) => `kill-${i}`);
@@ -43,7 +58,12 @@ describe.each(targets)('SIGKILL with 200 requests in flight, on $name', (target)
         fetch(`${gateway.url}/v1/chat/completions`, {
           method: 'POST',
           headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-request-id': id },
-          body: JSON.stringify({ model: 'gpt-4', messages: [{ role: 'user', content: `hello ${i}` }], max_tokens: 400, stream: i % 2 === 0 }),
+          body: JSON.stringify({
+            model: 'gpt-4',
+            messages: [{ role: 'user', content: `hello ${i}` }],
+            max_tokens: 400,
+            stream: i % 2 === 0,
+          }),
         })
           .then((response) => response.text())
           .catch(() => 'cut off'),
@@ -60,11 +80,13 @@ describe.each(targets)('SIGKILL with 200 requests in flight, on $name', (target)
 
       gateway = await startGatewayProcess({ env, config });
       const rows = async () =>
-        Promise.all(ids.map(async (id) => {
-          const response = await fetch(`${gateway.url}/admin/requests/${id}`, { headers: adminHeaders });
-          expect(response.status, id).toBe(200);
-          return (await response.json()) as { requestId: string; status: string; billedCost: string; promptTokens: number };
-        }));
+        Promise.all(
+          ids.map(async (id) => {
+            const response = await fetch(`${gateway.url}/admin/requests/${id}`, { headers: adminHeaders });
+            expect(response.status, id).toBe(200);
+            return (await response.json()) as { requestId: string; status: string; billedCost: string; promptTokens: number };
+          }),
+        );
       let seen = await rows();
       for (let tries = 0; seen.some((row) => row.status === 'pending') && tries < 100; tries++) {
         await new Promise((r) => setTimeout(r, 200));

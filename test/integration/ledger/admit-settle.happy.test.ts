@@ -1,9 +1,21 @@
 import { describe, expect, test } from 'vitest';
 import { formatUsd } from '../../../src/pricing';
-import { getRequest, PriceMissingError, revokeKey, setBudget, type Store } from '../../../src/store';
+import { getRequest, PriceMissingError, revokeKey, type Store, setBudget } from '../../../src/store';
 import type { StoreLedger } from '../../../src/usage';
 import { databases } from '../support/databases';
-import { COMPLETION_TOKEN, DAY_WINDOW, PROMPT_TOKEN, admission, createTestKey, ledgerSums, useLedgerStore, settlement, statusCounts, usd, windowTotals } from '../support/ledger';
+import {
+  admission,
+  COMPLETION_TOKEN,
+  createTestKey,
+  DAY_WINDOW,
+  ledgerSums,
+  PROMPT_TOKEN,
+  settlement,
+  statusCounts,
+  usd,
+  useLedgerStore,
+  windowTotals,
+} from '../support/ledger';
 
 describe.each(databases)('ledger admit and settle on $name', (database) => {
   let store: Store;
@@ -86,10 +98,20 @@ describe.each(databases)('ledger admit and settle on $name', (database) => {
     const request = admission(keyId, { promptTokens: 10, maxCompletionTokens: 10 });
     const admitted = await ledger.admit(request);
     expect(admitted.admitted).toBe(true);
-    ledger.settle(settlement(request.requestId, { promptTokens: 12, completionTokens: 10, billedCost: 12n * PROMPT_TOKEN + 10n * COMPLETION_TOKEN }));
+    ledger.settle(
+      settlement(request.requestId, { promptTokens: 12, completionTokens: 10, billedCost: 12n * PROMPT_TOKEN + 10n * COMPLETION_TOKEN }),
+    );
     await ledger.flush();
-    expect(await getRequest(store, request.requestId)).toMatchObject({ overReservation: true, billedCost: formatUsd((12n * PROMPT_TOKEN + 10n * COMPLETION_TOKEN)) });
-    expect(await windowTotals(store, keyId)).toMatchObject({ spentCost: (12n * PROMPT_TOKEN + 10n * COMPLETION_TOKEN), reservedCost: 0n, spentTokens: 22, reservedTokens: 0 });
+    expect(await getRequest(store, request.requestId)).toMatchObject({
+      overReservation: true,
+      billedCost: formatUsd(12n * PROMPT_TOKEN + 10n * COMPLETION_TOKEN),
+    });
+    expect(await windowTotals(store, keyId)).toMatchObject({
+      spentCost: 12n * PROMPT_TOKEN + 10n * COMPLETION_TOKEN,
+      reservedCost: 0n,
+      spentTokens: 22,
+      reservedTokens: 0,
+    });
   });
 
   test('revoked, expired and unknown keys are refused with no row written', async () => {
@@ -129,7 +151,12 @@ describe.each(databases)('ledger admit and settle on $name', (database) => {
     await ledger.flush();
     ledger.reject(rejection);
     await ledger.flush();
-    expect(await getRequest(store, rejection.requestId)).toMatchObject({ status: 'rejected', billedCost: '0', errorCode: 'context_length_exceeded', promptTokensEstimated: 9000 });
+    expect(await getRequest(store, rejection.requestId)).toMatchObject({
+      status: 'rejected',
+      billedCost: '0',
+      errorCode: 'context_length_exceeded',
+      promptTokensEstimated: 9000,
+    });
     expect(await statusCounts(store, keyId)).toEqual({ rejected: 1 });
     expect((await ledgerSums(store, keyId)).daily).toEqual({ requests: 1, cost: 0n, promptTokens: 0, completionTokens: 0 });
   });

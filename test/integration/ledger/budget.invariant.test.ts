@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type Store } from '../../../src/store';
-import { createLedger, type StoreLedger } from '../../../src/usage';
 import type { AdmitResult } from '../../../src/ledger';
+import type { Store } from '../../../src/store';
+import { createLedger, type StoreLedger } from '../../../src/usage';
 import { closePeer, databases, openPeer, type TestStore } from '../support/databases';
 import {
-  COMPLETION_TOKEN,
-  DAY_WINDOW,
-  PROMPT_TOKEN,
   admission,
+  COMPLETION_TOKEN,
   createTestKey,
+  DAY_WINDOW,
   ledgerSums,
+  PROMPT_TOKEN,
   seedTestPrices,
   settlement,
   statusCounts,
@@ -62,12 +62,18 @@ describe.each(databases)('budget invariant on $name', (database) => {
     expect(await windowTotals(store, keyId)).toMatchObject({ spentCost: 0n, reservedCost: limit, reservedTokens: 20 * 150 });
     expect(await statusCounts(store, keyId)).toEqual({ pending: 20 });
 
-    admitted.forEach((request, index) => ledgers[index % 2]!.settle(settlement(request.requestId, { promptTokens: 100, completionTokens: 50, billedCost: RESERVATION })));
+    for (const [index, request] of admitted.entries()) {
+      ledgers[index % 2]!.settle(settlement(request.requestId, { promptTokens: 100, completionTokens: 50, billedCost: RESERVATION }));
+    }
     await Promise.all(ledgers.map((ledger) => ledger.flush()));
 
     expect(await windowTotals(store, keyId)).toEqual({ spentCost: limit, reservedCost: 0n, spentTokens: 20 * 150, reservedTokens: 0 });
     expect(await statusCounts(store, keyId)).toEqual({ ok: 20 });
-    expect(await ledgers[0]!.admit(admission(keyId))).toMatchObject({ admitted: false, reason: 'insufficient_quota', budget: { remainingCost: 0n } });
+    expect(await ledgers[0]!.admit(admission(keyId))).toMatchObject({
+      admitted: false,
+      reason: 'insufficient_quota',
+      budget: { remainingCost: 0n },
+    });
   });
 
   test('a budget counts down to exactly zero, then refuses', async () => {
@@ -104,7 +110,10 @@ describe.each(databases)('budget invariant on $name', (database) => {
       },
     });
     // A free request (zero tokens) still fits a budget at exactly zero.
-    expect(await ledger.admit(admission(keyId, { promptTokens: 0, maxCompletionTokens: 0 }))).toMatchObject({ admitted: true, reservedCost: 0n });
+    expect(await ledger.admit(admission(keyId, { promptTokens: 0, maxCompletionTokens: 0 }))).toMatchObject({
+      admitted: true,
+      reservedCost: 0n,
+    });
     expect(await statusCounts(store, keyId)).toEqual({ ok: 3, pending: 1 });
   });
 
@@ -121,13 +130,24 @@ describe.each(databases)('budget invariant on $name', (database) => {
     await ledger.flush();
     expect(await windowTotals(store, keyId)).toMatchObject({ reservedTokens: 0, spentTokens: 360 });
 
-    expect(await ledger.admit(admission(keyId))).toMatchObject({ admitted: false, reason: 'insufficient_quota', budget: { remainingTokens: 90 } });
-    expect(await ledger.admit(admission(keyId, { promptTokens: 40, maxCompletionTokens: 50 }))).toMatchObject({ admitted: true, budget: { remainingTokens: 0 } });
+    expect(await ledger.admit(admission(keyId))).toMatchObject({
+      admitted: false,
+      reason: 'insufficient_quota',
+      budget: { remainingTokens: 90 },
+    });
+    expect(await ledger.admit(admission(keyId, { promptTokens: 40, maxCompletionTokens: 50 }))).toMatchObject({
+      admitted: true,
+      budget: { remainingTokens: 0 },
+    });
   });
 
   test('a request bigger than the whole limit is refused on an empty window, and writes no window row', async () => {
     const keyId = await createTestKey(store, { limitCost: RESERVATION - 1n, limitTokens: null, period: 'day' });
-    expect(await ledgers[0]!.admit(admission(keyId))).toMatchObject({ admitted: false, reason: 'insufficient_quota', budget: { spentCost: 0n, remainingCost: RESERVATION - 1n } });
+    expect(await ledgers[0]!.admit(admission(keyId))).toMatchObject({
+      admitted: false,
+      reason: 'insufficient_quota',
+      budget: { spentCost: 0n, remainingCost: RESERVATION - 1n },
+    });
     expect(await statusCounts(store, keyId)).toEqual({});
     const sums = await ledgerSums(store, keyId);
     expect(sums.daily.requests).toBe(0);

@@ -3,7 +3,19 @@ import type { Admission, Settlement } from '../../../src/ledger';
 import { currentPrice, getRequest, recordFinalRows, type Store } from '../../../src/store';
 import { createLedger, FailOpenLedger, type StoreLedger } from '../../../src/usage';
 import { databases } from '../support/databases';
-import { admission, COMPLETION_TOKEN, createTestKey, DAY_WINDOW, ledgerSums, PROMPT_TOKEN, settlement, statusCounts, usd, useLedgerStore, windowTotals } from '../support/ledger';
+import {
+  admission,
+  COMPLETION_TOKEN,
+  createTestKey,
+  DAY_WINDOW,
+  ledgerSums,
+  PROMPT_TOKEN,
+  settlement,
+  statusCounts,
+  usd,
+  useLedgerStore,
+  windowTotals,
+} from '../support/ledger';
 import { storeWithOutage } from '../support/outage';
 
 // 100 prompt + 50 completion tokens at most; settlement() bills 100 + 20.
@@ -16,9 +28,16 @@ describe.each(databases)('fail-open rows on $name', (database) => {
   useLedgerStore(database, (opened) => ({ store, ledger } = opened));
 
   /** A request admitted fail-open, as the meter settles it: its whole row goes with its outcome. */
-  async function failOpenSettlement(keyId: string, fields: Partial<Settlement> = {}, request: Admission = admission(keyId)): Promise<Settlement> {
+  async function failOpenSettlement(
+    keyId: string,
+    fields: Partial<Settlement> = {},
+    request: Admission = admission(keyId),
+  ): Promise<Settlement> {
     const price = (await currentPrice(store, 'gpt-4', request.startedAt))!;
-    return { ...settlement(request.requestId, fields), row: { admission: request, priceId: price.id, reservedCost: WORST_CASE, admittedFailOpen: true } };
+    return {
+      ...settlement(request.requestId, fields),
+      row: { admission: request, priceId: price.id, reservedCost: WORST_CASE, admittedFailOpen: true },
+    };
   }
 
   const record = (settlements: Settlement[]) => store.transaction((tx) => recordFinalRows(tx, settlements, []));
@@ -47,8 +66,17 @@ describe.each(databases)('fail-open rows on $name', (database) => {
 
     expect(await statusCounts(store, keyId)).toEqual({ ok: 2 });
     expect(await getRequest(store, blind.requestId)).toMatchObject({
-      status: 'ok', admittedFailOpen: true, overLimit: false, reservedCost: '0.006', billedCost: '0.0042', overReservation: false,
-      budgetWindowStart: DAY_WINDOW.windowStart, promptTokensEstimated: 100, maxCompletionTokens: 50, promptTokens: 100, completionTokens: 20,
+      status: 'ok',
+      admittedFailOpen: true,
+      overLimit: false,
+      reservedCost: '0.006',
+      billedCost: '0.0042',
+      overReservation: false,
+      budgetWindowStart: DAY_WINDOW.windowStart,
+      promptTokensEstimated: 100,
+      maxCompletionTokens: 50,
+      promptTokens: 100,
+      completionTokens: 20,
     });
     expect((await getRequest(store, seen.requestId))?.admittedFailOpen).toBe(false);
     expect(await windowTotals(store, keyId)).toEqual({ spentCost: BILLED * 2n, reservedCost: 0n, spentTokens: 240, reservedTokens: 0 });

@@ -1,9 +1,9 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Admission } from '../../../src/ledger';
 import { costOf } from '../../../src/pricing';
 import { addPriceVersion, currentPrice, getRequest, type Store } from '../../../src/store';
 import { createLedger, type StoreLedger } from '../../../src/usage';
-import type { Admission } from '../../../src/ledger';
 import { databases } from '../support/databases';
 import { admission, createTestKey, ledgerSums, seedTestPrices, settlement, usd } from '../support/ledger';
 
@@ -22,7 +22,10 @@ describe.each(databases)('usage rollup and prices on $name', (database) => {
   });
 
   test('usage_daily equals the sum of usage_events per key, model and UTC day, to the picodollar', async () => {
-    const keyIds = [await createTestKey(store, { limitCost: usd('100'), limitTokens: null, period: 'total', timezone: 'UTC' }), await createTestKey(store)];
+    const keyIds = [
+      await createTestKey(store, { limitCost: usd('100'), limitTokens: null, period: 'total', timezone: 'UTC' }),
+      await createTestKey(store),
+    ];
     let seed = 7;
     const random = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
     const admitted: { request: Admission; reservedCost: bigint; price: { promptPer1k: bigint; completionPer1k: bigint } }[] = [];
@@ -88,14 +91,24 @@ describe.each(databases)('usage rollup and prices on $name', (database) => {
     const first = await ledger.admit(before);
     const second = await ledger.admit(after);
     expect(first).toMatchObject({ admitted: true, price: v1, reservedCost: costOf(v1, { promptTokens: 100, completionTokens: 50 }).total });
-    expect(second).toMatchObject({ admitted: true, price: v2, reservedCost: costOf(v2, { promptTokens: 100, completionTokens: 50 }).total });
+    expect(second).toMatchObject({
+      admitted: true,
+      price: v2,
+      reservedCost: costOf(v2, { promptTokens: 100, completionTokens: 50 }).total,
+    });
     ledger.settle(settlement(before.requestId, { billedCost: costOf(v1, { promptTokens: 100, completionTokens: 20 }).total }));
     ledger.settle(settlement(after.requestId, { billedCost: costOf(v2, { promptTokens: 100, completionTokens: 20 }).total }));
     await ledger.flush();
 
     // A later version must not rewrite either row.
     await addPriceVersion(store, 'gpt-4', usd('0.5'), usd('0.5'), new Date('2026-12-02T00:00:00Z'));
-    expect(await getRequest(store, before.requestId)).toMatchObject({ billedCost: '0.0042', price: { id: v1.id, promptPer1k: '0.03', completionPer1k: '0.06' } });
-    expect(await getRequest(store, after.requestId)).toMatchObject({ billedCost: '0.0014', price: { id: v2.id, promptPer1k: '0.01', completionPer1k: '0.02' } });
+    expect(await getRequest(store, before.requestId)).toMatchObject({
+      billedCost: '0.0042',
+      price: { id: v1.id, promptPer1k: '0.03', completionPer1k: '0.06' },
+    });
+    expect(await getRequest(store, after.requestId)).toMatchObject({
+      billedCost: '0.0014',
+      price: { id: v2.id, promptPer1k: '0.01', completionPer1k: '0.02' },
+    });
   });
 });

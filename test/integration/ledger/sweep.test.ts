@@ -1,17 +1,17 @@
 import { describe, expect, test } from 'vitest';
 import { getRequest, type Store } from '../../../src/store';
-import { startSweeper, sweep, type StoreLedger } from '../../../src/usage';
+import { type StoreLedger, startSweeper, sweep } from '../../../src/usage';
 import { databases } from '../support/databases';
 import {
-  PROMPT_TOKEN,
-  STARTED_AT,
   admission,
   createTestKey,
   ledgerSums,
-  useLedgerStore,
+  PROMPT_TOKEN,
+  STARTED_AT,
   settlement,
   statusCounts,
   usd,
+  useLedgerStore,
   windowTotals,
 } from '../support/ledger';
 
@@ -40,7 +40,12 @@ describe.each(databases)('sweeper on $name', (database) => {
       errorCode: 'swept',
       finishedAt: LATER,
     });
-    expect(await windowTotals(store, keyId)).toEqual({ spentCost: 100n * PROMPT_TOKEN, reservedCost: 0n, spentTokens: 100, reservedTokens: 0 });
+    expect(await windowTotals(store, keyId)).toEqual({
+      spentCost: 100n * PROMPT_TOKEN,
+      reservedCost: 0n,
+      spentTokens: 100,
+      reservedTokens: 0,
+    });
     const sums = await ledgerSums(store, keyId);
     expect(sums.daily).toEqual(sums.events);
   });

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type Store } from '../../../src/store';
+import type { Store } from '../../../src/store';
 import { createLedger } from '../../../src/usage';
 import { databases, type TestStore } from '../support/databases';
-import { COMPLETION_TOKEN, PROMPT_TOKEN, admission, createTestKey, seedTestPrices, statusCounts, windowTotals } from '../support/ledger';
+import { admission, COMPLETION_TOKEN, createTestKey, PROMPT_TOKEN, seedTestPrices, statusCounts, windowTotals } from '../support/ledger';
 
 const RESERVATION = 100n * PROMPT_TOKEN + 50n * COMPLETION_TOKEN;
 const worker = fileURLToPath(new URL('../support/admit-worker.ts', import.meta.url));
@@ -18,7 +18,11 @@ function otherProcess(databaseUrl: string, keyId: string, count: number): { read
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const admitted = new Promise<number>((resolve, reject) => {
-    child.on('exit', (code) => (code === 0 ? resolve((JSON.parse(output.slice('ready\n'.length)) as { admitted: number }).admitted) : reject(new Error(`admit worker exited ${code}`))));
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve((JSON.parse(output.slice('ready\n'.length)) as { admitted: number }).admitted)
+        : reject(new Error(`admit worker exited ${code}`)),
+    );
   });
   return {
     ready: new Promise((resolve) => child.stdout.on('data', () => output.startsWith('ready\n') && resolve())),

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Admission, Rejection } from '../../../src/ledger';
 import { LedgerUnavailableError } from '../../../src/ledger';
 import { createLedger, type StoreLedger } from '../../../src/usage';
-import type { Admission, Rejection } from '../../../src/ledger';
 import { databases, type TestStore } from '../support/databases';
 import { admission, createTestKey, ledgerSums, seedTestPrices, settlement, statusCounts, usd, windowTotals } from '../support/ledger';
-import { outageFor, type Outage } from '../support/outage';
+import { type Outage, outageFor } from '../support/outage';
 
 describe.each(databases)('ledger while the database is away on $name', (database) => {
   let store: TestStore;
@@ -99,7 +99,18 @@ describe.each(databases)('ledger while the database is away on $name', (database
     const request = admission(keyId);
     await ledger.admit(request);
     // A rejection naming a key that does not exist violates the foreign key: no retry can fix it.
-    ledger.reject({ requestId: `req_bad_${keyId}`, keyId: 'key_missing', endpoint: 'embeddings', requestedModel: 'gpt-4', routedModel: null, promptTokens: 1, stream: false, errorCode: 'x', startedAt: new Date(), finishedAt: new Date() });
+    ledger.reject({
+      requestId: `req_bad_${keyId}`,
+      keyId: 'key_missing',
+      endpoint: 'embeddings',
+      requestedModel: 'gpt-4',
+      routedModel: null,
+      promptTokens: 1,
+      stream: false,
+      errorCode: 'x',
+      startedAt: new Date(),
+      finishedAt: new Date(),
+    });
     ledger.settle(settlement(request.requestId));
     await ledger.flush(5_000);
     expect(ledger.waiting).toBe(0);

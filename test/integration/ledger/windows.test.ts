@@ -3,7 +3,7 @@ import type { BudgetPeriod } from '../../../src/budget';
 import { budgetWindowAt, type Store } from '../../../src/store';
 import type { StoreLedger } from '../../../src/usage';
 import { databases } from '../support/databases';
-import { admission, createTestKey, useLedgerStore, usd } from '../support/ledger';
+import { admission, createTestKey, usd, useLedgerStore } from '../support/ledger';
 
 // Admission computes the window in its own statement from the budget row; the admin view,
 // /v1/estimate and reports ask budgetWindowAt. The two must agree, DST edges included.

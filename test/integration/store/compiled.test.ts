@@ -17,7 +17,9 @@ describe.each(databases)('compiled statements on $name', (database) => {
       expect(await store.query(probe.text, probe.params({ word: 'toll', n: null, flag: true }))).toEqual(expected);
       const inTransaction = await store.transaction((tx) => tx.query(probe.text, probe.params({ word: 'toll', n: null, flag: true })));
       expect(inTransaction).toEqual(expected);
-      expect(await store.query(probe.text, probe.params({ word: 'gate', n: 7, flag: false }))).toEqual([{ word: 'gate', shout: 'gate!', n: 7, flag: false, fixed: 42 }]);
+      expect(await store.query(probe.text, probe.params({ word: 'gate', n: 7, flag: false }))).toEqual([
+        { word: 'gate', shout: 'gate!', n: 7, flag: false, fixed: 42 },
+      ]);
     } finally {
       await store.close();
     }

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { getTableName, is, sql } from 'drizzle-orm';
 import { PgTable } from 'drizzle-orm/pg-core';
 import { afterAll, describe, expect, test } from 'vitest';
-import { migrate, migrations, openStore, MigrationError, schema, type Store } from '../../../src/store';
+import { MigrationError, migrate, migrations, openStore, type Store, schema } from '../../../src/store';
 import { readMigrationsDir, renderMigrationsModule } from '../../../src/store/migrations-dir';
 import { createPostgresDatabase, databases, postgresAvailable } from '../support/databases';
 
@@ -103,7 +103,11 @@ describe.each(databases)('the ledger partitions on $name', (database) => {
         INSERT INTO usage_events (request_id, key_id, endpoint, requested_model, status, stream, started_at, started_month)
         VALUES (${requestId}, 'key_p', 'chat.completions', 'gpt-4', 'rejected', false, ${startedAt}::timestamptz, date_trunc('month', ${startedAt}::timestamptz AT TIME ZONE 'UTC')::date)`);
     const partitionOf = async (requestId: string) =>
-      (await store!.rows<{ partition: string }>(sql`SELECT tableoid::regclass::text AS partition FROM usage_events WHERE request_id = ${requestId}`))[0]?.partition;
+      (
+        await store!.rows<{ partition: string }>(
+          sql`SELECT tableoid::regclass::text AS partition FROM usage_events WHERE request_id = ${requestId}`,
+        )
+      )[0]?.partition;
 
     await insert('req_far', '2031-05-17T12:00:00Z');
     expect(await partitionOf('req_far')).toBe('usage_events_default');

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
-  EPOCH,
   addPriceVersion,
   clearBudget,
   createKey,
   currentPrice,
+  EPOCH,
   findKeyByHash,
   getAdminSecretHash,
   getBudget,
@@ -16,12 +16,12 @@ import {
   listPriceVersions,
   revokeKey,
   rotateKey,
+  type Store,
   seedPricesFromConfig,
   setAdminSecretHash,
   setBudget,
   updateKey,
   updateKeyOptions,
-  type Store,
 } from '../../../src/store';
 import { databases } from '../support/databases';
 import { TEST_PRICES, usd } from '../support/ledger';
@@ -43,7 +43,14 @@ describe.each(databases)('repositories on $name', (database) => {
       allowedModels: ['gpt-4'],
       options: { contextPolicy: 'reject', rpm: 60 },
     });
-    expect(created).toMatchObject({ id: 'key_a', scopes: ['chat'], allowedModels: ['gpt-4'], options: { contextPolicy: 'reject', rpm: 60 }, revokedAt: null, expiresAt: null });
+    expect(created).toMatchObject({
+      id: 'key_a',
+      scopes: ['chat'],
+      allowedModels: ['gpt-4'],
+      options: { contextPolicy: 'reject', rpm: 60 },
+      revokedAt: null,
+      expiresAt: null,
+    });
     expect(created.createdAt).toBeInstanceOf(Date);
     await createKey(store, { id: 'key_b', name: 'app B', prefix: 'tg_efgh', hash: 'hash-b', scopes: [] });
 
@@ -52,8 +59,14 @@ describe.each(databases)('repositories on $name', (database) => {
     expect((await listKeys(store)).map((k) => k.id)).toEqual(['key_a', 'key_b']);
     await expect(createKey(store, { id: 'key_c', name: 'dup', prefix: 'x', hash: 'hash-a', scopes: [] })).rejects.toThrow();
 
-    expect(await updateKey(store, 'key_a', { name: 'renamed', allowedModels: null })).toMatchObject({ name: 'renamed', allowedModels: null });
-    expect((await updateKeyOptions(store, 'key_a', { failOpen: true, rpm: null }))?.options).toEqual({ contextPolicy: 'reject', failOpen: true });
+    expect(await updateKey(store, 'key_a', { name: 'renamed', allowedModels: null })).toMatchObject({
+      name: 'renamed',
+      allowedModels: null,
+    });
+    expect((await updateKeyOptions(store, 'key_a', { failOpen: true, rpm: null }))?.options).toEqual({
+      contextPolicy: 'reject',
+      failOpen: true,
+    });
     expect(await updateKeyOptions(store, 'key_missing', { failOpen: true })).toBeNull();
 
     expect(await rotateKey(store, 'key_a', { hash: 'hash-a2', prefix: 'tg_new' })).toMatchObject({ prefix: 'tg_new', hash: 'hash-a2' });
@@ -88,7 +101,10 @@ describe.each(databases)('repositories on $name', (database) => {
     expect(await seedPricesFromConfig(store, { ...TEST_PRICES, 'gpt-4': { pricePer1k: { prompt: '9', completion: '9' } } })).toEqual([]);
     expect((await currentPrice(store, 'gpt-4'))?.promptPer1k).toBe(usd('0.03'));
     // Two instances seeding at once insert one version.
-    await Promise.all([seedPricesFromConfig(store, { new: { pricePer1k: { prompt: '1', completion: '2' } } }), seedPricesFromConfig(store, { new: { pricePer1k: { prompt: '1', completion: '2' } } })]);
+    await Promise.all([
+      seedPricesFromConfig(store, { new: { pricePer1k: { prompt: '1', completion: '2' } } }),
+      seedPricesFromConfig(store, { new: { pricePer1k: { prompt: '1', completion: '2' } } }),
+    ]);
     expect(await listPriceVersions(store, 'new')).toHaveLength(1);
 
     const june = new Date('2026-06-01T00:00:00Z');
@@ -103,10 +119,28 @@ describe.each(databases)('repositories on $name', (database) => {
   test('budgets: set, replace, clear', async () => {
     await createKey(store, { id: 'key_budget', name: 'b', prefix: 'p', hash: 'hash-budget', scopes: [] });
     expect(await getBudget(store, 'key_budget')).toBeNull();
-    await setBudget(store, 'key_budget', { limitCost: usd('5'), limitTokens: null, period: 'month', timezone: 'Europe/Berlin', softThresholdPct: 80 });
-    expect(await getBudget(store, 'key_budget')).toMatchObject({ limitCost: usd('5'), limitTokens: null, period: 'month', timezone: 'Europe/Berlin', softThresholdPct: 80 });
+    await setBudget(store, 'key_budget', {
+      limitCost: usd('5'),
+      limitTokens: null,
+      period: 'month',
+      timezone: 'Europe/Berlin',
+      softThresholdPct: 80,
+    });
+    expect(await getBudget(store, 'key_budget')).toMatchObject({
+      limitCost: usd('5'),
+      limitTokens: null,
+      period: 'month',
+      timezone: 'Europe/Berlin',
+      softThresholdPct: 80,
+    });
     await setBudget(store, 'key_budget', { limitCost: null, limitTokens: 1_000_000, period: 'day' });
-    expect(await getBudget(store, 'key_budget')).toMatchObject({ limitCost: null, limitTokens: 1_000_000, period: 'day', timezone: 'UTC', softThresholdPct: null });
+    expect(await getBudget(store, 'key_budget')).toMatchObject({
+      limitCost: null,
+      limitTokens: 1_000_000,
+      period: 'day',
+      timezone: 'UTC',
+      softThresholdPct: null,
+    });
     expect(await clearBudget(store, 'key_budget')).toBe(true);
     expect(await clearBudget(store, 'key_budget')).toBe(false);
   });

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import { parseUsd, type Money } from '../../../src/pricing';
-import { createKey, seedPricesFromConfig, setBudget, type BudgetSettings, type Store } from '../../../src/store';
 import { afterAll, beforeAll } from 'vitest';
 import type { Admission, Settlement } from '../../../src/ledger';
+import { type Money, parseUsd } from '../../../src/pricing';
+import { type BudgetSettings, createKey, type Store, seedPricesFromConfig, setBudget } from '../../../src/store';
 import { createLedger, type StoreLedger } from '../../../src/usage';
 import type { TestDatabase } from './databases';
 
@@ -18,7 +18,6 @@ export const PROMPT_TOKEN = 30_000_000n;
 export const COMPLETION_TOKEN = 60_000_000n;
 
 export const usd = (text: string): Money => parseUsd(text);
-
 
 export async function seedTestPrices(store: Store): Promise<void> {
   await seedPricesFromConfig(store, TEST_PRICES);
@@ -114,8 +113,18 @@ export async function ledgerSums(store: Store, keyId: string) {
       coalesce(sum(prompt_tokens), 0)::text AS prompt, coalesce(sum(completion_tokens), 0)::text AS completion
     FROM usage_daily WHERE key_id = ${keyId}`);
   return {
-    events: { requests: events!.requests, cost: BigInt(events!.cost), promptTokens: Number(events!.prompt), completionTokens: Number(events!.completion) },
-    daily: { requests: Number(daily!.requests), cost: BigInt(daily!.cost), promptTokens: Number(daily!.prompt), completionTokens: Number(daily!.completion) },
+    events: {
+      requests: events!.requests,
+      cost: BigInt(events!.cost),
+      promptTokens: Number(events!.prompt),
+      completionTokens: Number(events!.completion),
+    },
+    daily: {
+      requests: Number(daily!.requests),
+      cost: BigInt(daily!.cost),
+      promptTokens: Number(daily!.prompt),
+      completionTokens: Number(daily!.completion),
+    },
   };
 }
 

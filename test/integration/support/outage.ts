@@ -1,6 +1,5 @@
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { connect } from 'node:net';
-import { openStore, type Executor, type Store } from '../../../src/store';
+import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
+import { type Executor, openStore, type Store } from '../../../src/store';
 import type { TestStore } from './databases';
 
 /**

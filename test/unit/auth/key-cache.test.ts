@@ -2,7 +2,16 @@ import { describe, expect, test } from 'vitest';
 import { KeyCache } from '../../../src/auth/key-cache';
 import type { Caller } from '../../../src/deps';
 
-const caller: Caller = { kind: 'key', keyId: 'key_1', name: 'one', teamId: null, scopes: ['proxy'], allowedModels: null, options: {}, hasBudget: false };
+const caller: Caller = {
+  kind: 'key',
+  keyId: 'key_1',
+  name: 'one',
+  teamId: null,
+  scopes: ['proxy'],
+  allowedModels: null,
+  options: {},
+  hasBudget: false,
+};
 const outage = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
 const isOutage = (error: unknown) => (error as { code?: string }).code === 'ECONNREFUSED';
 

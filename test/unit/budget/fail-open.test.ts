@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { failOpenFits, type Amount, type Remaining } from '../../../src/budget';
+import { type Amount, failOpenFits, type Remaining } from '../../../src/budget';
 
 const none: Amount = { cost: 0n, tokens: 0 };
 
@@ -8,7 +8,13 @@ describe('failOpenFits', () => {
     ['no limits at all', { cost: null, tokens: null }, { cost: 10n ** 15n, tokens: 10 ** 9 }, { cost: 1n, tokens: 1 }, true],
     ['money: worst case exactly what is left', { cost: 100n, tokens: null }, none, { cost: 100n, tokens: 5 }, true],
     ['money: one picodollar short', { cost: 99n, tokens: null }, none, { cost: 100n, tokens: 5 }, false],
-    ['money: fits alone, not after what was admitted since', { cost: 100n, tokens: null }, { cost: 60n, tokens: 0 }, { cost: 41n, tokens: 5 }, false],
+    [
+      'money: fits alone, not after what was admitted since',
+      { cost: 100n, tokens: null },
+      { cost: 60n, tokens: 0 },
+      { cost: 41n, tokens: 5 },
+      false,
+    ],
     ['money: fits after what was admitted since', { cost: 100n, tokens: null }, { cost: 60n, tokens: 0 }, { cost: 40n, tokens: 5 }, true],
     ['money: the key is known to be over its limit', { cost: -5n, tokens: null }, none, { cost: 0n, tokens: 0 }, false],
     ['tokens: exactly what is left', { cost: null, tokens: 150 }, { cost: 0n, tokens: 50 }, { cost: 1n, tokens: 100 }, true],

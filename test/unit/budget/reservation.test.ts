@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { pastSoftThreshold, reservationFor } from '../../../src/budget';
-import { parseUsd } from '../../../src/pricing';
 import type { BudgetState } from '../../../src/ledger';
+import { parseUsd } from '../../../src/pricing';
 
 const price = { promptPer1k: parseUsd('0.03'), completionPer1k: parseUsd('0.06') };
 

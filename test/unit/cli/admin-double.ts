@@ -55,7 +55,14 @@ export async function startAdminDouble(routes: Record<string, Route | Reply>) {
 function notFound(request: RecordedRequest): Reply {
   return {
     status: 404,
-    body: { error: { message: `Unknown request URL: ${request.method} ${request.url}.`, type: 'invalid_request_error', param: null, code: 'unknown_url' } },
+    body: {
+      error: {
+        message: `Unknown request URL: ${request.method} ${request.url}.`,
+        type: 'invalid_request_error',
+        param: null,
+        code: 'unknown_url',
+      },
+    },
   };
 }
 

@@ -17,7 +17,13 @@ const budget = {
   periodStart: '2026-11-29T00:00:00.000Z',
   periodEnd: '2026-11-30T00:00:00.000Z',
 };
-const price = { id: 'price_7', model: 'meta-llama/Llama-3-8B', prompt: '0.0002', completion: '0.0004', effectiveFrom: '2026-12-01T00:00:00.000Z' };
+const price = {
+  id: 'price_7',
+  model: 'meta-llama/Llama-3-8B',
+  prompt: '0.0002',
+  completion: '0.0004',
+  effectiveFrom: '2026-12-01T00:00:00.000Z',
+};
 
 let double: Awaited<ReturnType<typeof startAdminDouble>>;
 let env: Record<string, string>;
@@ -30,17 +36,38 @@ beforeEach(async () => {
     'PUT /admin/models/meta-llama%2FLlama-3-8B/price': { body: price },
     'GET /admin/models/gpt-4/prices': { body: { data: [price, { ...price, id: 'price_6', effectiveFrom: '2026-01-01T00:00:00.000Z' }] } },
     'GET /admin/models/none/prices': { body: { data: [] } },
-    'GET /admin/requests/req_abc': { body: { requestId: 'req_abc', status: 'ok', promptTokens: 12, billedCost: '0.000012', usageSource: 'backend' } },
-    'GET /admin/alerts': { body: { data: [{ keyId: 'key_1', kind: 'soft_threshold', periodStart: '2026-11-01T00:00:00.000Z', createdAt: '2026-11-20T10:00:00.000Z', thresholdPct: 80 }] } },
+    'GET /admin/requests/req_abc': {
+      body: { requestId: 'req_abc', status: 'ok', promptTokens: 12, billedCost: '0.000012', usageSource: 'backend' },
+    },
+    'GET /admin/alerts': {
+      body: {
+        data: [
+          {
+            keyId: 'key_1',
+            kind: 'soft_threshold',
+            periodStart: '2026-11-01T00:00:00.000Z',
+            createdAt: '2026-11-20T10:00:00.000Z',
+            thresholdPct: 80,
+          },
+        ],
+      },
+    },
   });
   env = { TOLLGATE_URL: `${double.url}/`, TOLLGATE_ADMIN_TOKEN: 'op-token' };
 });
 afterEach(() => double.close());
 
 test('budget set sends the window flags and prints the budget', async () => {
-  const { code, stdout } = await cli(['budget', 'set', 'key_1', '--tokens', '1000000', '--period', 'day', '--timezone', 'UTC', '--soft', '1'], env);
+  const { code, stdout } = await cli(
+    ['budget', 'set', 'key_1', '--tokens', '1000000', '--period', 'day', '--timezone', 'UTC', '--soft', '1'],
+    env,
+  );
   expect(code).toBe(0);
-  expect(double.requests[0]).toMatchObject({ method: 'PUT', url: '/admin/keys/key_1/budget', body: { limitTokens: 1000000, period: 'day', timezone: 'UTC', softThresholdPct: 1 } });
+  expect(double.requests[0]).toMatchObject({
+    method: 'PUT',
+    url: '/admin/keys/key_1/budget',
+    body: { limitTokens: 1000000, period: 'day', timezone: 'UTC', softThresholdPct: 1 },
+  });
   expect(stdout).toMatch(/money\s+no limit \(spent 0.5\)/);
   expect(stdout).toMatch(/tokens\s+spent 1000 \+ reserved 0 of 1000000 \(remaining 999000\)/);
 });
@@ -64,7 +91,10 @@ test('budget delete accepts an empty 204', async () => {
 });
 
 test('prices set escapes the model name and keeps prices as strings', async () => {
-  const { code, stdout } = await cli(['prices', 'set', 'meta-llama/Llama-3-8B', '--prompt', '0.0002', '--completion', '0.0004', '--from', '2026-12-01'], env);
+  const { code, stdout } = await cli(
+    ['prices', 'set', 'meta-llama/Llama-3-8B', '--prompt', '0.0002', '--completion', '0.0004', '--from', '2026-12-01'],
+    env,
+  );
   expect(code).toBe(0);
   expect(double.requests[0]!.body).toEqual({ prompt: '0.0002', completion: '0.0004', effectiveFrom: '2026-12-01T00:00:00.000Z' });
   expect(stdout).toContain('prompt 0.0002, completion 0.0004 per 1k tokens');
@@ -96,7 +126,10 @@ test('alerts prints a table with the extra fields as detail', async () => {
 });
 
 test('--url overrides TOLLGATE_URL and --token overrides TOLLGATE_ADMIN_TOKEN', async () => {
-  const { code } = await cli(['alerts', '--url', double.url, '--token', 'flag-token'], { TOLLGATE_URL: 'http://127.0.0.1:9', TOLLGATE_ADMIN_TOKEN: 'env-token' });
+  const { code } = await cli(['alerts', '--url', double.url, '--token', 'flag-token'], {
+    TOLLGATE_URL: 'http://127.0.0.1:9',
+    TOLLGATE_ADMIN_TOKEN: 'env-token',
+  });
   expect(code).toBe(0);
   expect(double.requests[0]!.authorization).toBe('Bearer flag-token');
 });

@@ -7,7 +7,20 @@ let env: Record<string, string>;
 beforeEach(async () => {
   double = await startAdminDouble({
     'GET /admin/keys/nope': apiError(404, "No API key with id 'nope'.", 'key_not_found'),
-    'POST /admin/keys': { status: 201, body: { id: 'key_1', key: 'tg_once_only', prefix: 'tg_once', name: 'x', scopes: ['proxy'], allowedModels: null, expiresAt: null, createdAt: '2026-11-29T00:00:00.000Z', options: {} } },
+    'POST /admin/keys': {
+      status: 201,
+      body: {
+        id: 'key_1',
+        key: 'tg_once_only',
+        prefix: 'tg_once',
+        name: 'x',
+        scopes: ['proxy'],
+        allowedModels: null,
+        expiresAt: null,
+        createdAt: '2026-11-29T00:00:00.000Z',
+        options: {},
+      },
+    },
     'PUT /admin/keys/key_1/budget': apiError(400, 'timezone is not supported', 'invalid_value', 'timezone'),
     'GET /admin/alerts': { status: 502, raw: '<html><body>Bad Gateway</body></html>' },
     'GET /admin/keys': apiError(401, 'Incorrect API key provided.', 'invalid_api_key'),
@@ -78,7 +91,10 @@ describe('exit 2: usage errors send nothing', () => {
     [['keys', 'show', 'a', 'b'], "unexpected argument 'b'."],
     [['budget', 'set', 'key_1'], 'budget set needs --limit or --tokens.'],
     [['prices', 'set', 'gpt-4', '--prompt', '0.03'], 'missing required flag --completion.'],
-    [['prices', 'set', 'gpt-4', '--prompt', '0,03', '--completion', '0.06'], "--prompt must be a decimal amount like 10 or 0.03, got '0,03'."],
+    [
+      ['prices', 'set', 'gpt-4', '--prompt', '0,03', '--completion', '0.06'],
+      "--prompt must be a decimal amount like 10 or 0.03, got '0,03'.",
+    ],
     [['alerts', '--url', 'ftp://x'], "--url must be an http(s) URL, got 'ftp://x'."],
     [['help', 'frob'], "no help for 'frob'."],
   ])('%j', async (argv, message) => {
@@ -114,19 +130,27 @@ describe('exit 3: the gateway cannot be reached', () => {
 });
 
 describe('help exits 0 on stdout', () => {
-  test.each([[['help']], [['--help']], [['-h']], [['help', 'keys']], [['keys', '--help']], [['help', 'keys', 'create']], [['keys', 'create', '-h']], [['alerts', '--help']]])(
-    '%j',
-    async (argv) => {
-      const { code, stdout, stderr } = await cli(argv, {});
-      expect(code).toBe(0);
-      expect(stderr).toBe('');
-      expect(stdout).toMatch(/^(tollgate: operator CLI|Usage: tollgate)/);
-    },
-  );
+  test.each([
+    [['help']],
+    [['--help']],
+    [['-h']],
+    [['help', 'keys']],
+    [['keys', '--help']],
+    [['help', 'keys', 'create']],
+    [['keys', 'create', '-h']],
+    [['alerts', '--help']],
+  ])('%j', async (argv) => {
+    const { code, stdout, stderr } = await cli(argv, {});
+    expect(code).toBe(0);
+    expect(stderr).toBe('');
+    expect(stdout).toMatch(/^(tollgate: operator CLI|Usage: tollgate)/);
+  });
 
   test('command help lists its flags and examples', async () => {
     const { stdout } = await cli(['budget', 'set', '--help'], {});
-    expect(stdout).toContain('Usage: tollgate budget set ID [--limit AMOUNT] [--tokens N] [--period day|week|month|total] [--timezone ZONE] [--soft PCT]');
+    expect(stdout).toContain(
+      'Usage: tollgate budget set ID [--limit AMOUNT] [--tokens N] [--period day|week|month|total] [--timezone ZONE] [--soft PCT]',
+    );
     expect(stdout).toContain('Examples:');
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { UsageError } from '../../../src/cli';
-import { parseFlags, type OptionSpecs } from '../../../src/cli/flags';
+import { type OptionSpecs, parseFlags } from '../../../src/cli/flags';
 
 const specs: OptionSpecs = { v: { type: 'string', description: '' } };
 const flag = (value: string) => parseFlags(['--v', value], specs).flags;

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { cli, startAdminDouble, type Reply } from './admin-double';
+import { cli, type Reply, startAdminDouble } from './admin-double';
 
 const created = {
   id: 'key_1',
@@ -54,10 +54,34 @@ describe('keys create', () => {
   test('maps every flag to the create body, then sets the budget with money as a string', async () => {
     const { code, stdout } = await cli(
       [
-        'keys', 'create', '--name', 'ci-bot', '--scopes', 'proxy,reports', '--models', 'gpt-4, gpt-4-32k',
-        '--expires', '2027-01-01T01:00:00+01:00', '--budget', '10.000001', '--budget-tokens', '100000',
-        '--period', 'week', '--timezone', 'Europe/Berlin', '--soft', '80', '--rpm', '60', '--tpm', '100000',
-        '--shrink-max-tokens', '--default-max-tokens', '1024', '--fail-open',
+        'keys',
+        'create',
+        '--name',
+        'ci-bot',
+        '--scopes',
+        'proxy,reports',
+        '--models',
+        'gpt-4, gpt-4-32k',
+        '--expires',
+        '2027-01-01T01:00:00+01:00',
+        '--budget',
+        '10.000001',
+        '--budget-tokens',
+        '100000',
+        '--period',
+        'week',
+        '--timezone',
+        'Europe/Berlin',
+        '--soft',
+        '80',
+        '--rpm',
+        '60',
+        '--tpm',
+        '100000',
+        '--shrink-max-tokens',
+        '--default-max-tokens',
+        '1024',
+        '--fail-open',
       ],
       env,
     );
@@ -74,7 +98,11 @@ describe('keys create', () => {
           options: { rpm: 60, tpm: 100000, shrinkMaxTokens: true, defaultMaxTokens: 1024, failOpen: true },
         },
       ],
-      ['PUT', '/admin/keys/key_1/budget', { limit: '10.000001', limitTokens: 100000, period: 'week', timezone: 'Europe/Berlin', softThresholdPct: 80 }],
+      [
+        'PUT',
+        '/admin/keys/key_1/budget',
+        { limit: '10.000001', limitTokens: 100000, period: 'week', timezone: 'Europe/Berlin', softThresholdPct: 80 },
+      ],
     ]);
     expect(stdout).toContain('Created key key_1.');
     expect(stdout).toContain('spent 1.25 + reserved 0.10 of 10 (remaining 8.65)');

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { loadConfig } from '../../../src/config';
-import { contextExceededMessage, planContext, type ContextCandidate } from '../../../src/context';
+import { type ContextCandidate, contextExceededMessage, planContext } from '../../../src/context';
 
 const config = loadConfig(undefined);
 const base = (promptTokens: number): ContextCandidate => ({ name: 'gpt-4', model: config.models['gpt-4']!, promptTokens });

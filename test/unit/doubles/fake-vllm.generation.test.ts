@@ -18,9 +18,16 @@ const json = async (path: string, body: unknown) => (await post(path, body)).jso
 describe('batched prompts on /v1/completions', () => {
   test('n choices per prompt, prompt-major indexes, usage over every prompt and choice', async () => {
     const body = await json('/completions', { model: 'base', prompt: ['one', 'two three', 'four'], n: 2, max_tokens: 3 });
-    expect(body.choices.map((c: any) => [c.index, c.text, c.finish_reason])).toEqual([0, 1, 2, 3, 4, 5].map((i) => [i, ' tok'.repeat(3), 'length']));
+    expect(body.choices.map((c: any) => [c.index, c.text, c.finish_reason])).toEqual(
+      [0, 1, 2, 3, 4, 5].map((i) => [i, ' tok'.repeat(3), 'length']),
+    );
     const promptTokens = countTokens('one') + countTokens('two three') + countTokens('four');
-    expect(body.usage).toEqual({ prompt_tokens: promptTokens, total_tokens: promptTokens + 18, completion_tokens: 18, prompt_tokens_details: null });
+    expect(body.usage).toEqual({
+      prompt_tokens: promptTokens,
+      total_tokens: promptTokens + 18,
+      completion_tokens: 18,
+      prompt_tokens_details: null,
+    });
   });
 
   test('best_of generates more sequences than it returns: n choices, usage of those only, the GPU time of all', async () => {
@@ -57,7 +64,9 @@ describe('batched prompts on /v1/completions', () => {
 
   test('a batched stream interleaves every prompt and choice per token, then totals in the usage chunk', async () => {
     vllm.behave({ completionTokens: 2 });
-    const chunks = await allChunks(await post('/completions', { prompt: ['a', 'b'], n: 2, stream: true, stream_options: { include_usage: true } }));
+    const chunks = await allChunks(
+      await post('/completions', { prompt: ['a', 'b'], n: 2, stream: true, stream_options: { include_usage: true } }),
+    );
     const usage = chunks.pop();
     expect(chunks.map((c) => [c.choices[0].index, c.choices[0].text, c.choices[0].finish_reason])).toEqual([
       ...[0, 1, 2, 3].map((i) => [i, ' tok', null]),
@@ -74,7 +83,9 @@ describe('n > 1 on chat', () => {
     const chunks = await allChunks(await post('/chat/completions', chat({ n: 3, stream: true })));
     expect(chunks.map((c) => c.choices[0].index)).toEqual([0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2]);
     expect(chunks.slice(0, 3).map((c) => c.choices[0].delta)).toEqual(Array(3).fill({ role: 'assistant', content: '' }));
-    expect(chunks.slice(9).map((c) => c.choices[0])).toEqual([0, 1, 2].map((index) => ({ index, delta: { content: '' }, logprobs: null, finish_reason: 'stop', stop_reason: null })));
+    expect(chunks.slice(9).map((c) => c.choices[0])).toEqual(
+      [0, 1, 2].map((index) => ({ index, delta: { content: '' }, logprobs: null, finish_reason: 'stop', stop_reason: null })),
+    );
   });
 });
 
@@ -85,8 +96,11 @@ describe('reasoning', () => {
     const usage = chunks.pop();
     expect(chunks.map((c) => c.choices[0].delta)).toEqual([
       { role: 'assistant', content: '' },
-      { reasoning: ' hm' }, { reasoning: ' hm' }, { reasoning: ' hm' },
-      { content: ' hm' }, { content: ' hm' },
+      { reasoning: ' hm' },
+      { reasoning: ' hm' },
+      { reasoning: ' hm' },
+      { content: ' hm' },
+      { content: ' hm' },
       {},
     ]);
     expect(usage.usage).toMatchObject({ completion_tokens: 5, completion_tokens_details: { reasoning_tokens: 3 } });
@@ -99,13 +113,25 @@ describe('reasoning', () => {
     expect(body.usage).toMatchObject({ completion_tokens: 5, completion_tokens_details: { reasoning_tokens: 3 } });
     vllm.behave({ reasoningField: 'reasoning_content' });
     const capped = await json('/chat/completions', chat({ max_completion_tokens: 2 }));
-    expect(capped.choices[0]).toMatchObject({ message: { role: 'assistant', content: null, reasoning_content: ' tok tok' }, finish_reason: 'length' });
+    expect(capped.choices[0]).toMatchObject({
+      message: { role: 'assistant', content: null, reasoning_content: ' tok tok' },
+      finish_reason: 'length',
+    });
     expect(capped.usage.completion_tokens).toBe(2);
   });
 });
 
 describe('tool calls', () => {
-  const tools = [{ type: 'function', function: { name: 'get_weather', description: 'Weather in a city', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+  const tools = [
+    {
+      type: 'function',
+      function: {
+        name: 'get_weather',
+        description: 'Weather in a city',
+        parameters: { type: 'object', properties: { city: { type: 'string' } } },
+      },
+    },
+  ];
   const args = '{"city": "Paris", "unit": "celsius"}';
   const callTokens = countTokens('get_weather') + countTokens(args);
 
@@ -115,7 +141,11 @@ describe('tool calls', () => {
     const usage = chunks.pop();
     const deltas = chunks.map((c) => c.choices[0].delta);
     expect(deltas[0]).toEqual({ role: 'assistant', content: '' });
-    expect(deltas[1]).toEqual({ tool_calls: [{ id: expect.stringMatching(/^chatcmpl-tool-[0-9a-f]{32}$/), type: 'function', index: 0, function: { name: 'get_weather' } }] });
+    expect(deltas[1]).toEqual({
+      tool_calls: [
+        { id: expect.stringMatching(/^chatcmpl-tool-[0-9a-f]{32}$/), type: 'function', index: 0, function: { name: 'get_weather' } },
+      ],
+    });
     const pieces = deltas.slice(2, -1);
     expect(pieces.length).toBeGreaterThan(3);
     for (const piece of pieces) expect(Object.keys(piece.tool_calls[0])).toEqual(['index', 'function']);
@@ -128,10 +158,14 @@ describe('tool calls', () => {
     vllm.behave({ toolCalls: [{ arguments: args }, { name: 'get_time', arguments: '{}' }] });
     const body = await json('/chat/completions', chat({ tools }));
     expect(body.choices[0]).toMatchObject({
-      message: { role: 'assistant', content: null, tool_calls: [
-        { id: expect.stringMatching(/^chatcmpl-tool-/), type: 'function', function: { name: 'get_weather', arguments: args } },
-        { type: 'function', function: { name: 'get_time', arguments: '{}' } },
-      ] },
+      message: {
+        role: 'assistant',
+        content: null,
+        tool_calls: [
+          { id: expect.stringMatching(/^chatcmpl-tool-/), type: 'function', function: { name: 'get_weather', arguments: args } },
+          { type: 'function', function: { name: 'get_time', arguments: '{}' } },
+        ],
+      },
       finish_reason: 'tool_calls',
     });
     expect(body.usage.completion_tokens).toBe(callTokens + countTokens('get_time') + countTokens('{}'));

@@ -1,6 +1,6 @@
 import { request } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { startFakeVllm, type FakeVllm } from '../../doubles/fake-vllm';
+import { type FakeVllm, startFakeVllm } from '../../doubles/fake-vllm';
 import { countTokens } from '../../doubles/vllm-protocol';
 import { allEvents, chat, post as postTo, sseReader, until } from './http';
 
@@ -20,9 +20,22 @@ describe('chat completions', () => {
     const body = await res.json();
     expect(body).toMatchObject({ object: 'chat.completion', model: 'llama' });
     expect(body.id).toMatch(/^chatcmpl-/);
-    expect(body.choices).toEqual([0, 1].map((index) => ({ index, message: { role: 'assistant', content: ' tok'.repeat(5) }, logprobs: null, finish_reason: 'stop', stop_reason: null })));
+    expect(body.choices).toEqual(
+      [0, 1].map((index) => ({
+        index,
+        message: { role: 'assistant', content: ' tok'.repeat(5) },
+        logprobs: null,
+        finish_reason: 'stop',
+        stop_reason: null,
+      })),
+    );
     const promptTokens = 3 + 3 + countTokens('user') + countTokens('Hello there');
-    expect(body.usage).toEqual({ prompt_tokens: promptTokens, completion_tokens: 10, total_tokens: promptTokens + 10, prompt_tokens_details: null });
+    expect(body.usage).toEqual({
+      prompt_tokens: promptTokens,
+      completion_tokens: 10,
+      total_tokens: promptTokens + 10,
+      prompt_tokens_details: null,
+    });
     expect(vllm.received).toHaveLength(1);
     expect(vllm.received[0]).toMatchObject({ method: 'POST', path: '/v1/chat/completions', body: chat({ n: 2 }), aborted: false });
     expect(vllm.received[0]!.headers.authorization).toBe('Bearer sk-upstream');
@@ -55,7 +68,9 @@ describe('chat completions', () => {
   });
 
   test('stream with include_usage: usage null on regular chunks, then a choices:[] usage chunk', async () => {
-    const events = await allEvents(await post('/chat/completions', chat({ stream: true, stream_options: { include_usage: true }, max_tokens: 4 })));
+    const events = await allEvents(
+      await post('/chat/completions', chat({ stream: true, stream_options: { include_usage: true }, max_tokens: 4 })),
+    );
     const chunks = events.slice(0, -1).map((e) => JSON.parse(e));
     const usageChunk = chunks.pop();
     for (const c of chunks) expect(c.usage).toBeNull();
@@ -72,7 +87,11 @@ describe('chat completions', () => {
     expect(events.some((e) => e.includes('usage'))).toBe(false);
 
     vllm.behave({ omitUsage: false, usageOverride: { prompt_tokens: 1000 } });
-    expect((await (await post('/chat/completions', chat())).json()).usage).toMatchObject({ prompt_tokens: 1000, completion_tokens: 5, total_tokens: 1005 });
+    expect((await (await post('/chat/completions', chat())).json()).usage).toMatchObject({
+      prompt_tokens: 1000,
+      completion_tokens: 5,
+      total_tokens: 1005,
+    });
   });
 
   test('splitWrites: events arrive cut mid-line yet parse', async () => {
@@ -99,7 +118,15 @@ describe('completions and embeddings', () => {
     ['a string', 'Hello world', 1, countTokens('Hello world')],
     ['string[]', ['a b', 'c'], 2, countTokens('a b') + countTokens('c')],
     ['number[]', [1, 2, 3], 1, 3],
-    ['number[][]', [[1, 2], [3, 4, 5]], 2, 5],
+    [
+      'number[][]',
+      [
+        [1, 2],
+        [3, 4, 5],
+      ],
+      2,
+      5,
+    ],
   ])('prompt as %s', async (_, prompt, prompts, promptTokens) => {
     const body = await (await post('/completions', { model: 'base', prompt, n: 2 })).json();
     expect(body.object).toBe('text_completion');
@@ -117,7 +144,9 @@ describe('completions and embeddings', () => {
   });
 
   test('a stream that stops by itself ends each choice with an EOS chunk: empty text, finish_reason stop', async () => {
-    const chunks = (await allEvents(await post('/completions', { model: 'base', prompt: 'x', stream: true }))).slice(0, -1).map((e) => JSON.parse(e));
+    const chunks = (await allEvents(await post('/completions', { model: 'base', prompt: 'x', stream: true })))
+      .slice(0, -1)
+      .map((e) => JSON.parse(e));
     expect(chunks).toHaveLength(6);
     expect(chunks.at(-1).choices).toEqual([{ index: 0, text: '', logprobs: null, finish_reason: 'stop', stop_reason: null }]);
   });
@@ -125,7 +154,10 @@ describe('completions and embeddings', () => {
   test('embeddings: 8 numbers per input, deterministic, usage', async () => {
     const body = await (await post('/embeddings', { model: 'embed', input: ['one', 'two words'] })).json();
     expect(body).toMatchObject({ object: 'list', model: 'embed', usage: { prompt_tokens: countTokens('one') + countTokens('two words') } });
-    expect(body.data.map((d: any) => [d.object, d.index, d.embedding.length])).toEqual([['embedding', 0, 8], ['embedding', 1, 8]]);
+    expect(body.data.map((d: any) => [d.object, d.index, d.embedding.length])).toEqual([
+      ['embedding', 0, 8],
+      ['embedding', 1, 8],
+    ]);
     const again = await (await post('/embeddings', { model: 'embed', input: 'one' })).json();
     expect(again.data[0].embedding).toEqual(body.data[0].embedding);
   });
@@ -145,7 +177,8 @@ describe('errors', () => {
     expect(res.status).toBe(400);
     expect(await res.json()).toEqual({
       object: 'error',
-      message: "This model's maximum context length is 8192 tokens. However, you requested 9000 tokens (8000 in the messages, 1000 in the completion). Please reduce the length of the messages or completion.",
+      message:
+        "This model's maximum context length is 8192 tokens. However, you requested 9000 tokens (8000 in the messages, 1000 in the completion). Please reduce the length of the messages or completion.",
       type: 'BadRequestError',
       param: null,
       code: 400,
@@ -193,7 +226,11 @@ describe('errors', () => {
 
   test('hang never answers, and close() still returns', async () => {
     const hanging = await startFakeVllm({ fail: { kind: 'hang' } });
-    const started = fetch(`${hanging.url}/chat/completions`, { method: 'POST', body: JSON.stringify(chat()), signal: AbortSignal.timeout(150) });
+    const started = fetch(`${hanging.url}/chat/completions`, {
+      method: 'POST',
+      body: JSON.stringify(chat()),
+      signal: AbortSignal.timeout(150),
+    });
     await expect(started).rejects.toThrow();
     await until(() => hanging.received.length === 1);
     await hanging.close();

@@ -22,13 +22,34 @@ describe('continuous_usage_stats', () => {
     const chunks = await stream({ include_usage: true, continuous_usage_stats: true }, { n: 2 });
     const final = chunks.pop();
     // role 0, role 1, token 1 of each, token 2 of each, EOS of each
-    expect(chunks.map((c) => [c.choices[0].index, c.usage.completion_tokens])).toEqual([[0, 0], [1, 0], [0, 1], [1, 1], [0, 2], [1, 2], [0, 2], [1, 2]]);
-    for (const c of chunks) expect(c.usage).toEqual({ prompt_tokens: PROMPT, total_tokens: PROMPT + c.usage.completion_tokens, completion_tokens: c.usage.completion_tokens });
+    expect(chunks.map((c) => [c.choices[0].index, c.usage.completion_tokens])).toEqual([
+      [0, 0],
+      [1, 0],
+      [0, 1],
+      [1, 1],
+      [0, 2],
+      [1, 2],
+      [0, 2],
+      [1, 2],
+    ]);
+    for (const c of chunks)
+      expect(c.usage).toEqual({
+        prompt_tokens: PROMPT,
+        total_tokens: PROMPT + c.usage.completion_tokens,
+        completion_tokens: c.usage.completion_tokens,
+      });
     expect(final).toMatchObject({ choices: [], usage: { prompt_tokens: PROMPT, completion_tokens: 4, total_tokens: PROMPT + 4 } });
   });
 
   test('batched completions: each chunk counts the prompt of its own choice', async () => {
-    const chunks = await allChunks(await post('/completions', { prompt: [[1], [1, 2, 3]], max_tokens: 1, stream: true, stream_options: { include_usage: true, continuous_usage_stats: true } }));
+    const chunks = await allChunks(
+      await post('/completions', {
+        prompt: [[1], [1, 2, 3]],
+        max_tokens: 1,
+        stream: true,
+        stream_options: { include_usage: true, continuous_usage_stats: true },
+      }),
+    );
     expect(chunks.map((c) => c.usage)).toEqual([
       { prompt_tokens: 1, total_tokens: 2, completion_tokens: 1 },
       { prompt_tokens: 3, total_tokens: 4, completion_tokens: 1 },
@@ -44,7 +65,10 @@ describe('continuous_usage_stats', () => {
 describe('lying usage', () => {
   test('usageOverride applies to the body, the final stream chunk and every per-chunk usage', async () => {
     vllm.behave({ usageOverride: { completion_tokens: 1 } });
-    expect((await (await post('/chat/completions', chat())).json()).usage).toMatchObject({ completion_tokens: 1, total_tokens: PROMPT + 1 });
+    expect((await (await post('/chat/completions', chat())).json()).usage).toMatchObject({
+      completion_tokens: 1,
+      total_tokens: PROMPT + 1,
+    });
     const chunks = await stream({ include_usage: true, continuous_usage_stats: true });
     for (const c of chunks) expect(c.usage).toMatchObject({ completion_tokens: 1, total_tokens: PROMPT + 1 });
     expect(chunks.at(-1).choices).toEqual([]);
@@ -60,7 +84,11 @@ describe('lying usage', () => {
 
   test('usage 0/0, and a total that does not add up', async () => {
     vllm.behave({ usageOverride: { prompt_tokens: 0, completion_tokens: 0 } });
-    expect((await (await post('/completions', { prompt: 'hello' })).json()).usage).toMatchObject({ prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 });
+    expect((await (await post('/completions', { prompt: 'hello' })).json()).usage).toMatchObject({
+      prompt_tokens: 0,
+      completion_tokens: 0,
+      total_tokens: 0,
+    });
     vllm.behave({ usageOverride: { total_tokens: 1 } });
     expect((await stream({ include_usage: true })).at(-1).usage).toEqual({ prompt_tokens: PROMPT, total_tokens: 1, completion_tokens: 5 });
   });

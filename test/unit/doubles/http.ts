@@ -59,4 +59,8 @@ export async function until(check: () => boolean, timeoutMs = 2000) {
   }
 }
 
-export const chat = (extra: Record<string, unknown> = {}) => ({ model: 'llama', messages: [{ role: 'user', content: 'Hello there' }], ...extra });
+export const chat = (extra: Record<string, unknown> = {}) => ({
+  model: 'llama',
+  messages: [{ role: 'user', content: 'Hello there' }],
+  ...extra,
+});

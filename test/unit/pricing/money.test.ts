@@ -32,7 +32,10 @@ describe('money', () => {
   });
 
   test('prompt and completion are priced apart', () => {
-    const cost = costOf({ promptPer1k: parseUsd('0.03'), completionPer1k: parseUsd('0.06') }, { promptTokens: 1000, completionTokens: 500 });
+    const cost = costOf(
+      { promptPer1k: parseUsd('0.03'), completionPer1k: parseUsd('0.06') },
+      { promptTokens: 1000, completionTokens: 500 },
+    );
     expect(formatUsd(cost.prompt)).toBe('0.03');
     expect(formatUsd(cost.completion)).toBe('0.03');
     expect(formatUsd(cost.total)).toBe('0.06');

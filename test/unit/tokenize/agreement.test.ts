@@ -1,12 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import {
-  chineseCorpus,
-  codeCorpus,
-  degenerateInputs,
-  englishCorpus,
-  randomBytesAsText,
-  randomUnicode,
-} from '../../../bench/lib/corpora';
+import { chineseCorpus, codeCorpus, degenerateInputs, englishCorpus, randomBytesAsText, randomUnicode } from '../../../bench/lib/corpora';
 import { jsTiktokenIds, ours, referenceIds } from './reference';
 
 // Ids must equal tiktoken's Rust core (WASM build) token for token, for every input.
@@ -60,7 +53,7 @@ describe.each(MODERN)('%s agrees with the reference', (encoding) => {
   });
 
   test.each([
-    ["contractions in any case, long s", "I'M sure it'S they'Re we'VE you'll He'D don'ſ x'ſa"],
+    ['contractions in any case, long s', "I'M sure it'S they'Re we'VE you'll He'D don'ſ x'ſa"],
     ['o200k word casing', 'HTTPServer XMLHttpRequest ǅungla ʰello Ωmega ÀB\u0301c'],
     ['numbers', '1234567 ٣٤٥ ½¾ Ⅻ 3.14159'],
     ['newlines and indentation', 'a\r\n\r\n  b\n\t\tc   \n  \n d  '],

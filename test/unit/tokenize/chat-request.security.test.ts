@@ -16,33 +16,67 @@ beforeAll(async () => {
 
 const ASK = { role: 'user', content: 'Hi' };
 const count = (body: Record<string, unknown>) => countChatRequest(counter, body, 'llama-3.1-8b');
-const tool = (parameters: Record<string, unknown>) => ({ type: 'function', function: { name: 'lookup', description: 'Looks up.', parameters } });
+const tool = (parameters: Record<string, unknown>) => ({
+  type: 'function',
+  function: { name: 'lookup', description: 'Looks up.', parameters },
+});
 
 describe('planted text is counted wherever the template renders it', () => {
   const cases: [string, () => Record<string, unknown>][] = [
-    ['a nested property description', () => ({ tools: [tool({ type: 'object', properties: { a: { type: 'object', properties: { b: { type: 'string', description: plant } } } } })] })],
-    ['an items description', () => ({ tools: [tool({ type: 'object', properties: { list: { type: 'array', items: { type: 'string', description: plant } } } })] })],
+    [
+      'a nested property description',
+      () => ({
+        tools: [tool({ type: 'object', properties: { a: { type: 'object', properties: { b: { type: 'string', description: plant } } } } })],
+      }),
+    ],
+    [
+      'an items description',
+      () => ({ tools: [tool({ type: 'object', properties: { list: { type: 'array', items: { type: 'string', description: plant } } } })] }),
+    ],
     ['a default', () => ({ tools: [tool({ type: 'object', properties: { a: { type: 'string', default: plant } } })] })],
     ['examples', () => ({ tools: [tool({ type: 'object', properties: { a: { type: 'string', examples: [plant] } } })] })],
-    ['$defs', () => ({ tools: [tool({ type: 'object', $defs: { Thing: { type: 'string', description: plant } }, properties: { a: { $ref: '#/$defs/Thing' } } })] })],
-    ['functions next to an empty tools', () => ({ tools: [], functions: [{ name: 'lookup', description: plant, parameters: { type: 'object', properties: {} } }] })],
+    [
+      '$defs',
+      () => ({
+        tools: [
+          tool({ type: 'object', $defs: { Thing: { type: 'string', description: plant } }, properties: { a: { $ref: '#/$defs/Thing' } } }),
+        ],
+      }),
+    ],
+    [
+      'functions next to an empty tools',
+      () => ({ tools: [], functions: [{ name: 'lookup', description: plant, parameters: { type: 'object', properties: {} } }] }),
+    ],
     ['documents', () => ({ documents: [{ title: 'Notes', text: plant }] })],
     ['chat_template_kwargs', () => ({ chat_template_kwargs: { system_instructions: plant } })],
-    ['response_format.json_schema', () => ({ response_format: { type: 'json_schema', json_schema: { name: 'out', schema: { type: 'object', description: plant } } } })],
+    [
+      'response_format.json_schema',
+      () => ({ response_format: { type: 'json_schema', json_schema: { name: 'out', schema: { type: 'object', description: plant } } } }),
+    ],
     ['a tool_choice object', () => ({ tools: [tool({ type: 'object' })], tool_choice: { type: 'function', function: { name: plant } } })],
     [
       "an assistant tool call's arguments",
       () => ({
         messages: [
           ASK,
-          { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'lookup', arguments: JSON.stringify({ note: plant }) } }] },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ id: 'c1', type: 'function', function: { name: 'lookup', arguments: JSON.stringify({ note: plant }) } }],
+          },
           { role: 'tool', tool_call_id: 'c1', content: 'done' },
         ],
       }),
     ],
     ['a tool message', () => ({ messages: [ASK, { role: 'tool', tool_call_id: 'c1', content: plant }] })],
-    ['a tool message given as parts', () => ({ messages: [ASK, { role: 'tool', tool_call_id: 'c1', content: [{ type: 'text', text: plant }] }] })],
-    ["a prior assistant turn's reasoning", () => ({ messages: [ASK, { role: 'assistant', content: 'ok', reasoning_content: plant }, ASK] })],
+    [
+      'a tool message given as parts',
+      () => ({ messages: [ASK, { role: 'tool', tool_call_id: 'c1', content: [{ type: 'text', text: plant }] }] }),
+    ],
+    [
+      "a prior assistant turn's reasoning",
+      () => ({ messages: [ASK, { role: 'assistant', content: 'ok', reasoning_content: plant }, ASK] }),
+    ],
   ];
   test.each(cases)('in %s', async (_, body) => {
     expect(await count({ messages: [ASK], ...body() })).toBeGreaterThanOrEqual(plantTokens);
@@ -52,7 +86,9 @@ describe('planted text is counted wherever the template renders it', () => {
     // vLLM parses `arguments` and the template prints it back with `tojson`: "[0, 0, ...]".
     const args = JSON.stringify({ ids: new Array(20_000).fill(0) });
     const rendered = counter.count(`{"ids": [${new Array(20_000).fill('0').join(', ')}]}`);
-    const body = { messages: [ASK, { role: 'assistant', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: args } }] }] };
+    const body = {
+      messages: [ASK, { role: 'assistant', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: args } }] }],
+    };
     expect(await count(body)).toBeGreaterThanOrEqual(rendered);
   });
 
@@ -77,9 +113,24 @@ describe('what cannot be counted is refused, naming the field', () => {
   const user = (content: unknown) => ({ messages: [ASK, { role: 'assistant', content: 'ok' }, { role: 'user', content }] });
   const withPart = (part: unknown) => user([{ type: 'text', text: 'Listen:' }, part]);
   test.each([
-    ['input_audio', withPart({ type: 'input_audio', input_audio: { data: 'UklGR...', format: 'wav' } }), 'messages[2].content[1]', /type 'input_audio'/],
-    ['audio_url', withPart({ type: 'audio_url', audio_url: { url: 'https://example.com/a.wav' } }), 'messages[2].content[1]', /type 'audio_url'/],
-    ['video_url', withPart({ type: 'video_url', video_url: { url: 'https://example.com/v.mp4' } }), 'messages[2].content[1]', /type 'video_url'/],
+    [
+      'input_audio',
+      withPart({ type: 'input_audio', input_audio: { data: 'UklGR...', format: 'wav' } }),
+      'messages[2].content[1]',
+      /type 'input_audio'/,
+    ],
+    [
+      'audio_url',
+      withPart({ type: 'audio_url', audio_url: { url: 'https://example.com/a.wav' } }),
+      'messages[2].content[1]',
+      /type 'audio_url'/,
+    ],
+    [
+      'video_url',
+      withPart({ type: 'video_url', video_url: { url: 'https://example.com/v.mp4' } }),
+      'messages[2].content[1]',
+      /type 'video_url'/,
+    ],
     ['file', withPart({ type: 'file', file: { file_data: 'JVBERi0...' } }), 'messages[2].content[1]', /type 'file'/],
     ['image_pil', withPart({ type: 'image_pil', image_pil: 'x' }), 'messages[2].content[1]', /type 'image_pil'/],
     ['image_embeds', withPart({ type: 'image_embeds', image_embeds: 'x' }), 'messages[2].content[1]', /type 'image_embeds'/],
@@ -87,16 +138,41 @@ describe('what cannot be counted is refused, naming the field', () => {
     ['a part without a type', withPart({ text: 'x' }), 'messages[2].content[1]', /without a type/],
     ['a text part whose text is a number', withPart({ type: 'text', text: 42 }), 'messages[2].content[1].text', /a number, not text/],
     ['a text part without text', withPart({ type: 'text' }), 'messages[2].content[1].text', /missing, not text/],
-    ['a refusal part whose refusal is an object', withPart({ type: 'refusal', refusal: { a: 1 } }), 'messages[2].content[1].refusal', /an object/],
-    ['an image part without a url', withPart({ type: 'image_url', image_url: { detail: 'low' } }), 'messages[2].content[1].image_url', /not an image url/],
+    [
+      'a refusal part whose refusal is an object',
+      withPart({ type: 'refusal', refusal: { a: 1 } }),
+      'messages[2].content[1].refusal',
+      /an object/,
+    ],
+    [
+      'an image part without a url',
+      withPart({ type: 'image_url', image_url: { detail: 'low' } }),
+      'messages[2].content[1].image_url',
+      /not an image url/,
+    ],
     ['a part that is null', withPart(null), 'messages[2].content[1]', /null, not a content part/],
     ['content that is an object', user({ type: 'text', text: 'x' }), 'messages[2].content', /an object, not text or a list/],
     ['content that is a number', user(7), 'messages[2].content', /a number/],
     ['a message that is a string', { messages: [ASK, 'hello'] }, 'messages[1]', /not a message object/],
     ['messages that are not a list', { messages: { 0: ASK } }, 'messages', /not a list/],
-    ['a client chat template', { messages: [ASK], chat_template: '{% for i in range(99999) %}{{ messages }}{% endfor %}' }, 'chat_template', /chat template/],
-    ['a chat template passed as a template argument', { messages: [ASK], chat_template_kwargs: { chat_template: '{{ x }}' } }, 'chat_template_kwargs.chat_template', /chat template/],
-    ['a number past the double range', { messages: [ASK], tools: [tool({ type: 'integer', maximum: JSON.parse('1e999') })] }, 'tools[0].function.parameters.maximum', /double range/],
+    [
+      'a client chat template',
+      { messages: [ASK], chat_template: '{% for i in range(99999) %}{{ messages }}{% endfor %}' },
+      'chat_template',
+      /chat template/,
+    ],
+    [
+      'a chat template passed as a template argument',
+      { messages: [ASK], chat_template_kwargs: { chat_template: '{{ x }}' } },
+      'chat_template_kwargs.chat_template',
+      /chat template/,
+    ],
+    [
+      'a number past the double range',
+      { messages: [ASK], tools: [tool({ type: 'integer', maximum: JSON.parse('1e999') })] },
+      'tools[0].function.parameters.maximum',
+      /double range/,
+    ],
   ])('%s', async (_, body, param, message) => {
     const error = await refusal(body as Record<string, unknown>);
     expect(error.param).toBe(param);
@@ -125,8 +201,12 @@ describe('attacker-controlled structure', () => {
   test('deep nesting inside a message field and inside tool-call arguments is refused too', async () => {
     const deepArgs = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
     const calls = [{ id: 'c', type: 'function', function: { name: 'f', arguments: deepArgs } }];
-    expect((await refusal({ messages: [ASK, { role: 'assistant', tool_calls: calls }] })).param).toMatch(/^messages\[1\]\.tool_calls\[0\]\.function\.arguments(\[0\])+$/);
-    expect((await refusal({ messages: [ASK, { role: 'user', content: 'x', metadata: nested(100_000, 1) }] })).param).toMatch(/^messages\[1\]\.metadata/);
+    expect((await refusal({ messages: [ASK, { role: 'assistant', tool_calls: calls }] })).param).toMatch(
+      /^messages\[1\]\.tool_calls\[0\]\.function\.arguments(\[0\])+$/,
+    );
+    expect((await refusal({ messages: [ASK, { role: 'user', content: 'x', metadata: nested(100_000, 1) }] })).param).toMatch(
+      /^messages\[1\]\.metadata/,
+    );
   });
 
   test('nesting within the gateway limit (64) is counted, indentation included', async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import type { Counter } from '../../../src/tokenize';
 import {
   chatRulesFor,
   countChatPrompt,
@@ -10,9 +11,7 @@ import {
   loadCounter,
   tokenizerStats,
 } from '../../../src/tokenize';
-import type { Counter } from '../../../src/tokenize';
 import { COOKBOOK, WEATHER_TOOL } from './conversations';
-
 
 describe('chat prompt counting', () => {
   test.each(['gpt-4-0613', 'gpt-3.5-turbo-0613', 'gpt-4'])('cookbook conversation is 129 tokens for %s', async (model) => {

@@ -5,7 +5,11 @@ export const COOKBOOK = [
   { role: 'system', content: 'You are a helpful, pattern-following assistant that translates corporate jargon into plain English.' },
   { role: 'system', name: 'example_user', content: 'New synergies will help drive top-line growth.' },
   { role: 'system', name: 'example_assistant', content: 'Things working well together will increase revenue.' },
-  { role: 'system', name: 'example_user', content: "Let's circle back when we have more bandwidth to touch base on opportunities for increased leverage." },
+  {
+    role: 'system',
+    name: 'example_user',
+    content: "Let's circle back when we have more bandwidth to touch base on opportunities for increased leverage.",
+  },
   { role: 'system', name: 'example_assistant', content: "Let's talk later when we're less busy about how to do better." },
   { role: 'user', content: "This late pivot means we don't have time to boil the ocean for the client deliverable." },
 ];
@@ -79,7 +83,14 @@ export const NESTED_TOOLS = [
             properties: {
               name: { type: 'string' },
               vat_id: { type: ['string', 'null'], description: 'EU VAT number, if any' },
-              address: { type: 'object', properties: { street: { type: 'string' }, city: { type: 'string' }, country: { type: 'string', minLength: 2, maxLength: 2 } } },
+              address: {
+                type: 'object',
+                properties: {
+                  street: { type: 'string' },
+                  city: { type: 'string' },
+                  country: { type: 'string', minLength: 2, maxLength: 2 },
+                },
+              },
             },
             required: ['name'],
           },
@@ -105,14 +116,27 @@ export const NESTED_TOOLS = [
   },
   {
     type: 'function',
-    function: { name: 'get_exchange_rate', description: 'Latest rate between two ISO 4217 currencies.', parameters: { type: 'object', properties: { base: { type: 'string' }, quote: { type: 'string' } }, required: ['base', 'quote'] } },
+    function: {
+      name: 'get_exchange_rate',
+      description: 'Latest rate between two ISO 4217 currencies.',
+      parameters: { type: 'object', properties: { base: { type: 'string' }, quote: { type: 'string' } }, required: ['base', 'quote'] },
+    },
   },
 ];
 
 export const DOCUMENTS = [
-  { title: 'Travel policy 2025', text: 'Economy class for flights under six hours. Premium economy is allowed above six hours with a manager’s approval. Receipts are required for every expense over €25.' },
-  { title: 'Per diem rates', text: 'Germany: €28 a day (€14 for partial days). France: €32. United States: $59, or $74 in high-cost cities such as New York & San Francisco.' },
-  { title: 'FAQ', text: 'Q: Can I book through a personal account?\nA: Only if the corporate portal has no fare within 10% of it; attach both quotes.' },
+  {
+    title: 'Travel policy 2025',
+    text: 'Economy class for flights under six hours. Premium economy is allowed above six hours with a manager’s approval. Receipts are required for every expense over €25.',
+  },
+  {
+    title: 'Per diem rates',
+    text: 'Germany: €28 a day (€14 for partial days). France: €32. United States: $59, or $74 in high-cost cities such as New York & San Francisco.',
+  },
+  {
+    title: 'FAQ',
+    text: 'Q: Can I book through a personal account?\nA: Only if the corporate portal has no fare within 10% of it; attach both quotes.',
+  },
 ];
 
 export const TOOL_ROUND_TRIP = [
@@ -124,12 +148,20 @@ export const TOOL_ROUND_TRIP = [
       {
         id: 'call_8f2k1',
         type: 'function',
-        function: { name: 'search_flights', arguments: '{"from":"BER","to":"GRU","date":"2025-07-14","passengers":[{"age":34},{"age":36}],"cabin":"economy","max_price":1500.0}' },
+        function: {
+          name: 'search_flights',
+          arguments:
+            '{"from":"BER","to":"GRU","date":"2025-07-14","passengers":[{"age":34},{"age":36}],"cabin":"economy","max_price":1500.0}',
+        },
       },
       { id: 'call_8f2k2', type: 'function', function: { name: 'get_exchange_rate', arguments: '{"base": "EUR", "quote": "USD"}' } },
     ],
   },
-  { role: 'tool', tool_call_id: 'call_8f2k1', content: '[{"flight":"LH 506","departs":"2025-07-14T21:50","price":1243.7,"currency":"EUR"}]' },
+  {
+    role: 'tool',
+    tool_call_id: 'call_8f2k1',
+    content: '[{"flight":"LH 506","departs":"2025-07-14T21:50","price":1243.7,"currency":"EUR"}]',
+  },
   { role: 'tool', tool_call_id: 'call_8f2k2', content: '{"rate": 1.0842, "as_of": "2025-07-01"}' },
   { role: 'assistant', content: 'LH 506 leaves at 21:50 and costs €1,243.70 per person, about $1,348.42.' },
   { role: 'user', content: 'Book it? No wait — first tell me the per diem for Brazil.' },

@@ -1,10 +1,10 @@
 import { describe, expect, test } from 'vitest';
 import { chineseCorpus, degenerateInputs, seededRandom } from '../../../bench/lib/corpora';
+import { countText, encodeText } from '../../../src/tokenize';
 import { mergeShortPiece } from '../../../src/tokenize/bpe';
 import { LongPieceMerge } from '../../../src/tokenize/bpe-long';
 import { loadCounter } from '../../../src/tokenize/counter';
 import { writeByteIds } from '../../../src/tokenize/utf8';
-import { countText, encodeText } from '../../../src/tokenize';
 import { decodeToByteString, ours, referenceIds, utf8ByteString } from './reference';
 
 const ENCODINGS = ['cl100k_base', 'o200k_base'] as const;
@@ -18,7 +18,7 @@ describe.each(ENCODINGS)('%s engine', (encoding) => {
     const alphabet = ['a', 'b', 'e', 'th', ' ', '中', '国', 'é', '😀', '\u0301', '1', 'ing'];
     for (let trial = 0; trial < 300; trial++) {
       let text = '';
-      while (text.length < 10 + trial % 30) text += alphabet[Math.floor(random() * alphabet.length)];
+      while (text.length < 10 + (trial % 30)) text += alphabet[Math.floor(random() * alphabet.length)];
       const bytes = new Int32Array(text.length * 3);
       const n = writeByteIds(text, 0, text.length, engine.tables.byteIds, bytes);
       const long = new LongPieceMerge(bytes.subarray(0, n), engine.pairs, engine.tables.tokenBytes.length);

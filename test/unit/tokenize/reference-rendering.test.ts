@@ -1,5 +1,5 @@
-import { beforeAll, describe, expect, test } from 'vitest';
 import type { Template } from '@huggingface/jinja';
+import { beforeAll, describe, expect, test } from 'vitest';
 import type { EncodingName } from '../../../src/config';
 import { type ChatCountOptions, type Counter, countChatRequest, ITEM_TOKENS, loadCounter, SECTION_TOKENS } from '../../../src/tokenize';
 import { COOKBOOK, DOCUMENTS, NESTED_TOOLS, PLAIN_CHAT, TOOL_ROUND_TRIP, WEATHER_TOOL } from './conversations';
@@ -23,12 +23,30 @@ const REQUESTS: [string, Record<string, unknown>][] = [
   ['tool calls and results', { messages: TOOL_ROUND_TRIP, tools: NESTED_TOOLS }],
   [
     'template arguments',
-    { messages: PLAIN_CHAT, chat_template_kwargs: { system_instructions: 'Answer in British English. Cite sources.', enable_thinking: true, persona: { name: 'Ledger', tone: ['dry', 'precise'] } } },
+    {
+      messages: PLAIN_CHAT,
+      chat_template_kwargs: {
+        system_instructions: 'Answer in British English. Cite sources.',
+        enable_thinking: true,
+        persona: { name: 'Ledger', tone: ['dry', 'precise'] },
+      },
+    },
   ],
-  ['a reply schema', { messages: [ASK], response_format: { type: 'json_schema', json_schema: { name: 'invoice', schema: NESTED_TOOLS[1]!.function.parameters } } }],
+  [
+    'a reply schema',
+    {
+      messages: [ASK],
+      response_format: { type: 'json_schema', json_schema: { name: 'invoice', schema: NESTED_TOOLS[1]!.function.parameters } },
+    },
+  ],
   [
     'everything at once',
-    { messages: TOOL_ROUND_TRIP, tools: NESTED_TOOLS, documents: DOCUMENTS, chat_template_kwargs: { system_instructions: 'Be brief.', persona: { name: 'Ledger' } } },
+    {
+      messages: TOOL_ROUND_TRIP,
+      tools: NESTED_TOOLS,
+      documents: DOCUMENTS,
+      chat_template_kwargs: { system_instructions: 'Be brief.', persona: { name: 'Ledger' } },
+    },
   ],
 ];
 
@@ -50,7 +68,8 @@ beforeAll(async () => {
 
 async function compare(encoding: EncodingName, template: Template, body: Record<string, unknown>, options: ChatCountOptions = {}) {
   const counter = counters.get(encoding)!;
-  const constant = countRendered(counter, renderRequest(template, { messages: [] })) - (await countChatRequest(counter, { messages: [] }, '', options));
+  const constant =
+    countRendered(counter, renderRequest(template, { messages: [] })) - (await countChatRequest(counter, { messages: [] }, '', options));
   return {
     ours: await countChatRequest(counter, body, 'llama-3.1-8b', options),
     rendered: countRendered(counter, renderRequest(template, body)) - constant,
@@ -67,11 +86,14 @@ describe.each(ENCODINGS)('%s', (encoding) => {
   // The compact template does not print response_format; that case is the indent4 one's.
   const compactCases = REQUESTS.filter(([name]) => name !== 'a reply schema');
 
-  test.each(compactCases)('%s: an upper bound of a compact tojson template, within 1.5× + 64 (the price of not knowing the layout)', async (_, body) => {
-    const { ours, rendered } = await compare(encoding, loadTemplate('compact'), body);
-    expect(ours).toBeGreaterThanOrEqual(rendered);
-    expect(ours).toBeLessThanOrEqual(rendered * 1.5 + 64 + allowances(body));
-  });
+  test.each(compactCases)(
+    '%s: an upper bound of a compact tojson template, within 1.5× + 64 (the price of not knowing the layout)',
+    async (_, body) => {
+      const { ours, rendered } = await compare(encoding, loadTemplate('compact'), body);
+      expect(ours).toBeGreaterThanOrEqual(rendered);
+      expect(ours).toBeLessThanOrEqual(rendered * 1.5 + 64 + allowances(body));
+    },
+  );
 
   test.each(compactCases)('%s: with jsonLayout compact, an upper bound of the compact template within 1.25× + 64', async (_, body) => {
     const { ours, rendered } = await compare(encoding, loadTemplate('compact'), body, { jsonLayout: 'compact' });

@@ -1,5 +1,5 @@
-import { get_encoding, type Tiktoken as WasmTiktoken } from 'tiktoken';
 import { Tiktoken as JsTiktoken } from 'js-tiktoken/lite';
+import { get_encoding, type Tiktoken as WasmTiktoken } from 'tiktoken';
 import type { EncodingName } from '../../../src/config';
 import { type EncodingCounter, loadCounter } from '../../../src/tokenize/counter';
 

@@ -12,6 +12,7 @@ describe('numbers print as a Python backend prints what the literal may have bee
     [0.000015, '1.5e-05'],
     [1.5e-7, '1.5e-07'],
     [-2.5e-300, '-2.5e-300'],
+    // biome-ignore lint/correctness/noPrecisionLoss: the value a JSON parser produces for 9007199254740993
     [9_007_199_254_740_993, '9007199254740992.0'], // below 1e16 a float or an int: the float's repr is longer
     [1e16, '10000000000000000'],
   ])('%d → %s', (value, printed) => {

@@ -1,21 +1,43 @@
 import { describe, expect, test } from 'vitest';
-import { parseUsd, type Price } from '../../../src/pricing';
-import { FailOpenAllowance } from '../../../src/usage';
 import type { Admission, AdmitResult, BudgetState } from '../../../src/ledger';
+import { type Price, parseUsd } from '../../../src/pricing';
+import { FailOpenAllowance } from '../../../src/usage';
 
 // gpt-4 at $0.03 / $0.06 per 1k: 100 prompt + 50 completion tokens cost at most $0.006.
-const price: Price = { id: 1, model: 'gpt-4', promptPer1k: parseUsd('0.03'), completionPer1k: parseUsd('0.06'), effectiveFrom: new Date(0) };
+const price: Price = {
+  id: 1,
+  model: 'gpt-4',
+  promptPer1k: parseUsd('0.03'),
+  completionPer1k: parseUsd('0.06'),
+  effectiveFrom: new Date(0),
+};
 const WORST = parseUsd('0.006');
 
 let sequence = 0;
 const admission = (keyId = 'key_a'): Admission => ({
-  requestId: `req_${++sequence}`, keyId, endpoint: 'chat.completions', requestedModel: 'gpt-4', routedModel: 'gpt-4', backend: 'gpu-a',
-  promptTokens: 100, maxCompletionTokens: 50, stream: false, startedAt: new Date('2026-11-29T10:00:00Z'),
+  requestId: `req_${++sequence}`,
+  keyId,
+  endpoint: 'chat.completions',
+  requestedModel: 'gpt-4',
+  routedModel: 'gpt-4',
+  backend: 'gpu-a',
+  promptTokens: 100,
+  maxCompletionTokens: 50,
+  stream: false,
+  startedAt: new Date('2026-11-29T10:00:00Z'),
 });
 
 const budget = (remainingCost: bigint | null, remainingTokens: number | null = null): BudgetState => ({
-  windowStart: new Date(0), softThresholdPct: null, limitCost: null, limitTokens: null,
-  spentCost: 0n, reservedCost: 0n, spentTokens: 0, reservedTokens: 0, remainingCost, remainingTokens,
+  windowStart: new Date(0),
+  softThresholdPct: null,
+  limitCost: null,
+  limitTokens: null,
+  spentCost: 0n,
+  reservedCost: 0n,
+  spentTokens: 0,
+  reservedTokens: 0,
+  remainingCost,
+  remainingTokens,
 });
 const admitted = (state: BudgetState | null): AdmitResult => ({ admitted: true, price, reservedCost: WORST, budget: state });
 
@@ -43,7 +65,11 @@ describe('FailOpenAllowance', () => {
 
   test('a key refused for its budget, or revoked, is never admitted fail-open', () => {
     const allowance = new FailOpenAllowance();
-    allowance.observe(admission('key_poor'), { admitted: false, reason: 'insufficient_quota', price, reservedCost: WORST, budget: budget(WORST - 1n) }, 0);
+    allowance.observe(
+      admission('key_poor'),
+      { admitted: false, reason: 'insufficient_quota', price, reservedCost: WORST, budget: budget(WORST - 1n) },
+      0,
+    );
     expect(allowance.grant(admission('key_poor'), true)).toEqual({ admitted: false, reason: 'over_budget' });
     allowance.observe(admission('key_gone'), admitted(null), 0);
     allowance.observe(admission('key_gone'), { admitted: false, reason: 'key_revoked' }, 0);
