@@ -14,8 +14,8 @@ CREATE TABLE "teams" (
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
-CREATE TABLE "usage_hourly" (
-	"hour" timestamp with time zone NOT NULL,
+CREATE TABLE "usage_rollup" (
+	"bucket_start" timestamp with time zone NOT NULL,
 	"team_id" text DEFAULT '' NOT NULL,
 	"key_id" text NOT NULL,
 	"model" text NOT NULL,
@@ -25,7 +25,7 @@ CREATE TABLE "usage_hourly" (
 	"prompt_tokens" bigint DEFAULT 0 NOT NULL,
 	"completion_tokens" bigint DEFAULT 0 NOT NULL,
 	"cost" numeric(38, 0) DEFAULT '0' NOT NULL,
-	CONSTRAINT "usage_hourly_hour_key_id_model_status_tags_team_id_pk" PRIMARY KEY("hour","key_id","model","status","tags","team_id")
+	CONSTRAINT "usage_rollup_bucket_start_key_id_model_status_tags_team_id_pk" PRIMARY KEY("bucket_start","key_id","model","status","tags","team_id")
 );
 --> statement-breakpoint
 ALTER TABLE "budget_alerts" DROP CONSTRAINT "budget_alerts_kind";
@@ -129,20 +129,20 @@ DROP TABLE "usage_events_old";
 --> statement-breakpoint
 DROP TABLE "usage_daily";
 --> statement-breakpoint
--- The hourly rollup starts from every final row so far.
-INSERT INTO "usage_hourly" ("hour", "team_id", "key_id", "model", "status", "tags", "requests", "prompt_tokens", "completion_tokens", "cost")
-SELECT date_trunc('hour', "started_at"), '', "key_id", coalesce("routed_model", "requested_model"), "status", '{}'::jsonb,
+-- The rollup starts from every final row so far.
+INSERT INTO "usage_rollup" ("bucket_start", "team_id", "key_id", "model", "status", "tags", "requests", "prompt_tokens", "completion_tokens", "cost")
+SELECT date_bin('15 minutes', "started_at", '2000-01-01T00:00:00Z'::timestamptz), '', "key_id", coalesce("routed_model", "requested_model"), "status", '{}'::jsonb,
   count(*), sum("prompt_tokens"), sum("completion_tokens"), sum("billed_cost")
 FROM "usage_events" WHERE "status" <> 'pending'
 GROUP BY 1, 3, 4, 5;
 --> statement-breakpoint
--- usage_daily, kept for its readers: per key, model and UTC day, summed from the hourly rollup.
+-- usage_daily, kept for its readers: per key, model and UTC day, summed from the rollup.
 CREATE VIEW "usage_daily" AS
-SELECT "key_id", "model", ("hour" AT TIME ZONE 'UTC')::date AS "day",
+SELECT "key_id", "model", ("bucket_start" AT TIME ZONE 'UTC')::date AS "day",
   sum("requests")::bigint AS "requests",
   coalesce(sum("requests") FILTER (WHERE "status" = 'rejected'), 0)::bigint AS "rejected_requests",
   sum("prompt_tokens")::bigint AS "prompt_tokens",
   sum("completion_tokens")::bigint AS "completion_tokens",
   sum("cost") AS "cost"
-FROM "usage_hourly"
-GROUP BY "key_id", "model", ("hour" AT TIME ZONE 'UTC')::date;
+FROM "usage_rollup"
+GROUP BY "key_id", "model", ("bucket_start" AT TIME ZONE 'UTC')::date;

@@ -11,12 +11,15 @@ import { epochMs, windowBounds } from './windows';
 // a second write of the same request changes nothing. Batches are set-based (one JSON array in,
 // expanded with jsonb_to_recordset, which both drivers pass the same way, nulls included).
 
+/** The rollup bucket of an instant: its UTC quarter hour (every zone's offset is whole quarter hours). */
+export const rollupBucket = (at: SQL) => sql`date_bin('15 minutes', ${at}, '2000-01-01T00:00:00Z'::timestamptz)`;
+
 /**
  * CTEs `deltas`, `windows` and `rolled_up` over `source` (final rows just written: key_id,
  * team_id, tags, model, status, started_at, budget_window_start, window_end (null when the window
  * row surely exists), billed_cost, reserved_cost, prompt_tokens, completion_tokens,
  * reserved_tokens): each window's reservation is released and replaced by the billed cost and
- * tokens, in one upsert per window, and the hourly rollup grows.
+ * tokens, in one upsert per window, and the quarter-hour rollup grows.
  */
 export const finalEffects = (source: SQL) => sql`
     deltas AS (
@@ -37,12 +40,12 @@ export const finalEffects = (source: SQL) => sql`
       RETURNING w.key_id, w.window_start, w.spent_cost + w.reserved_cost AS used_cost, w.spent_tokens + w.reserved_tokens AS used_tokens
     ),
     rolled_up AS (
-      INSERT INTO usage_hourly AS u (hour, team_id, key_id, model, status, tags, requests, prompt_tokens, completion_tokens, cost)
-      SELECT date_trunc('hour', started_at), coalesce(team_id, ''), key_id, model, status, tags,
+      INSERT INTO usage_rollup AS u (bucket_start, team_id, key_id, model, status, tags, requests, prompt_tokens, completion_tokens, cost)
+      SELECT ${rollupBucket(sql.raw('started_at'))}, coalesce(team_id, ''), key_id, model, status, tags,
         count(*), sum(prompt_tokens), sum(completion_tokens), sum(billed_cost)
       FROM ${source}
-      GROUP BY date_trunc('hour', started_at), coalesce(team_id, ''), key_id, model, status, tags
-      ON CONFLICT (hour, key_id, model, status, tags, team_id) DO UPDATE SET
+      GROUP BY 1, 2, key_id, model, status, tags
+      ON CONFLICT (bucket_start, key_id, model, status, tags, team_id) DO UPDATE SET
         requests = u.requests + excluded.requests,
         prompt_tokens = u.prompt_tokens + excluded.prompt_tokens,
         completion_tokens = u.completion_tokens + excluded.completion_tokens,

@@ -209,14 +209,15 @@ export const usageEvents = pgTable(
 );
 
 /**
- * Hourly rollup per team, key, model, status and tag set, written in the same transaction as the
- * rows it counts: a report in any time zone (half-hour offsets, DST days) sums whole hours.
- * `team_id` is '' for keys in no team.
+ * The rollup: per team, key, model, status and tag set, per quarter hour (UTC), written in the
+ * same transaction as the rows it counts. Every IANA zone's offset is a whole number of quarter
+ * hours (India +5:30, Nepal +5:45, DST shifts included), so a report in any zone sums whole
+ * buckets and is exact. `team_id` is '' for keys in no team.
  */
-export const usageHourly = pgTable(
-  'usage_hourly',
+export const usageRollup = pgTable(
+  'usage_rollup',
   {
-    hour: instant('hour').notNull(),
+    bucketStart: instant('bucket_start').notNull(),
     teamId: text('team_id').notNull().default(''),
     keyId: text('key_id').notNull(),
     model: text('model').notNull(),
@@ -228,10 +229,10 @@ export const usageHourly = pgTable(
     /** Picodollars; numeric, so no sum can overflow. */
     cost: numeric('cost', { precision: 38, scale: 0 }).notNull().default('0'),
   },
-  (table) => [primaryKey({ columns: [table.hour, table.keyId, table.model, table.status, table.tags, table.teamId] })],
+  (table) => [primaryKey({ columns: [table.bucketStart, table.keyId, table.model, table.status, table.tags, table.teamId] })],
 );
 
-/** Daily per key and model (UTC day), summed from usage_hourly: a view, kept for readers of the old table. */
+/** Daily per key and model (UTC day), summed from usage_rollup: a view, kept for readers of the old table. */
 export const usageDaily = pgView('usage_daily', {
   keyId: text('key_id').notNull(),
   model: text('model').notNull(),
