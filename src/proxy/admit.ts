@@ -1,4 +1,3 @@
-import type { Caller } from '../deps';
 import { GatewayError, ledgerUnavailable } from '../errors';
 import { type AdmitResult, type BudgetState, DuplicateRequestIdError, LedgerUnavailableError, type Meter } from '../ledger';
 import { costOf, formatUsd, type Price } from '../pricing';
@@ -21,6 +20,12 @@ export interface AdmitDeps {
   forgetKey: (keyId: string) => void;
 }
 
+/** What admission needs to know of the key: its id and its shrinkMaxTokens options. */
+export interface AdmittedKey {
+  keyId: string;
+  options: { shrinkMaxTokens?: boolean; minMaxTokens?: number };
+}
+
 const DEFAULT_MIN_MAX_TOKENS = 16;
 
 const meterPlan = (plan: Plan) => ({
@@ -36,13 +41,7 @@ const meterPlan = (plan: Plan) => ({
  * and answered with OpenAI's error; a key with `shrinkMaxTokens` gets one more try with the cap
  * its remaining budget pays for.
  */
-export async function admit(
-  meter: Meter,
-  deps: AdmitDeps,
-  caller: Caller & { kind: 'key' },
-  request: ProxyRequest,
-  plan: Plan,
-): Promise<Admitted> {
+export async function admit(meter: Meter, deps: AdmitDeps, caller: AdmittedKey, request: ProxyRequest, plan: Plan): Promise<Admitted> {
   let result = await tryAdmit(meter, plan);
   let adjustedMaxTokens: number | null = null;
   let admittedPlan = plan;
