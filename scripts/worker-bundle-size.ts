@@ -15,7 +15,7 @@ export interface WorkerBundle {
   /** Bytes of the modules uploaded: JavaScript and Data modules (source maps excluded). */
   totalBytes: number;
   gzipBytes: number;
-  /** Tokenizer encodings inside, e.g. `cl100k_base`: rank tables as Data modules (or bundled as base64 text). */
+  /** Tokenizer encodings inside, e.g. `cl100k_base`: their rank tables as Data modules. */
   encodings: string[];
   /** Bytes of the rank tables' Data modules (part of totalBytes). */
   tableBytes: number;
@@ -59,8 +59,8 @@ export async function measureWorkerBundle(root = process.cwd(), options: BundleO
     const tables = modules.filter((file) => file.endsWith('.bin'));
     const encodings = [
       ...tables.map((file) => /-(\w+)\.bin$/.exec(file)?.[1] ?? file),
-      // A table module left un-aliased is bundled as base64 text (larger, and decoded at load).
-      ...[...text.matchAll(/tokenize\/tables\/(\w+)\.js/g)].map((match) => `${match[1]!} (base64)`),
+      // A table module wrangler.toml's [alias] misses is the Node one, which reads a file: not on Workers.
+      ...[...text.matchAll(/tokenize\/tables\/(\w+)\.js/g)].map((match) => `${match[1]!} (NOT aliased: reads a file)`),
     ];
     return {
       totalBytes: bytes.length,

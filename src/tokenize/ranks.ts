@@ -27,8 +27,8 @@ export interface EncodingTables {
   readonly approxBytes: number;
 }
 
-/** What a generated table module exports: base64 text (Node) or the Worker's Data module (raw bytes). */
-type TableModule = { default: string | Promise<ArrayBuffer> };
+/** What a generated table module exports: the layout's bytes, read from its file (Node) or the Worker's Data module. */
+type TableModule = { default: Uint8Array | Promise<ArrayBuffer> };
 
 // Dynamic imports, one per encoding, so a bundler splits them and only used ones load. The
 // modules are generated (scripts/rank-tables.mjs); the Worker build swaps each for its Data module.
@@ -70,14 +70,14 @@ const HEADER_BYTES = 20;
  * @example const tables = await loadEncodingTables('cl100k_base'); tables.tokenCount // 100256
  */
 export async function loadEncodingTables(name: EncodingName): Promise<EncodingTables> {
-  let table: string | ArrayBuffer;
+  let table: Uint8Array | ArrayBuffer;
   try {
     table = await (await TABLE_MODULES[name]()).default;
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new Error(`tokenize: cannot load the ${name} rank table (\`npm run build\` generates them): ${reason}`, { cause: error });
   }
-  return readRankTable(name, typeof table === 'string' ? decodeBase64(table) : new Uint8Array(table));
+  return readRankTable(name, table instanceof Uint8Array ? table : new Uint8Array(table));
 }
 
 /**
@@ -121,16 +121,4 @@ export function readRankTable(name: EncodingName, layout: Uint8Array): EncodingT
  */
 export function tokenByteString(tables: EncodingTables, rank: number): string {
   return String.fromCharCode(...tables.bytes.subarray(tables.starts[rank], tables.starts[rank + 1]));
-}
-
-/** Native where there is one: Uint8Array.fromBase64 (recent V8), Buffer (Node), else atob. */
-function decodeBase64(text: string): Uint8Array {
-  const fromBase64 = (Uint8Array as { fromBase64?: (text: string) => Uint8Array }).fromBase64;
-  if (fromBase64) return fromBase64.call(Uint8Array, text);
-  const buffer = (globalThis as { Buffer?: { from(text: string, encoding: 'base64'): Uint8Array } }).Buffer;
-  if (buffer) return buffer.from(text, 'base64');
-  const binary = atob(text);
-  const out = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-  return out;
 }
