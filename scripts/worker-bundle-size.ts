@@ -1,7 +1,7 @@
 // Builds the Worker as `wrangler deploy` would (without uploading) and measures it.
 // `npx tsx scripts/worker-bundle-size.ts` prints the sizes; test/e2e/worker.test.ts asserts them.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -12,11 +12,13 @@ export const FREE_PLAN_LIMIT_BYTES = 3 * 1024 * 1024;
 export const PAID_PLAN_LIMIT_BYTES = 10 * 1024 * 1024;
 
 export interface WorkerBundle {
-  /** Bytes of JavaScript uploaded (source maps excluded). */
+  /** Bytes of the modules uploaded: JavaScript and Data modules (source maps excluded). */
   totalBytes: number;
   gzipBytes: number;
-  /** js-tiktoken rank files inside, e.g. `cl100k_base`. */
+  /** Tokenizer encodings inside, e.g. `cl100k_base`: their rank tables as Data modules. */
   encodings: string[];
+  /** Bytes of the rank tables' Data modules (part of totalBytes). */
+  tableBytes: number;
   /** Whether any of PGlite (JS or its wasm) got in: it must not. */
   hasPglite: boolean;
   /** wrangler's own "Total Upload: … / gzip: …" line. */
@@ -34,27 +36,42 @@ export function quietWranglerEnv(extra: Record<string, string> = {}): NodeJS.Pro
   };
 }
 
+export interface BundleOptions {
+  /** Entry to build instead of wrangler.toml's `main` (the config's [alias], [build] and rules still apply). */
+  script?: string;
+  /** Where to leave the output; by default a temporary folder, removed after measuring. */
+  outdir?: string;
+}
+
 /** `wrangler deploy --dry-run --outdir <tmp>` from the repository root, then measure the output. */
-export async function measureWorkerBundle(root = process.cwd()): Promise<WorkerBundle> {
-  const outdir = mkdtempSync(join(tmpdir(), 'tollgate-worker-bundle-'));
+export async function measureWorkerBundle(root = process.cwd(), options: BundleOptions = {}): Promise<WorkerBundle> {
+  const outdir = options.outdir ?? mkdtempSync(join(tmpdir(), 'tollgate-worker-bundle-'));
   try {
     const output = await run(
       join(root, 'node_modules/.bin/wrangler'),
-      ['deploy', '--dry-run', '--outdir', outdir, '-c', join(root, 'wrangler.toml')],
+      ['deploy', '--dry-run', '--outdir', outdir, '-c', join(root, 'wrangler.toml'), ...(options.script ? [options.script] : [])],
       root,
     );
-    const scripts = readdirSync(outdir).filter((file) => /\.(m?js|wasm)$/.test(file));
-    const bytes = Buffer.concat(scripts.map((file) => readFileSync(join(outdir, file))));
+    // Data modules (*.bin) are uploaded beside the script and count toward the size limit.
+    const modules = readdirSync(outdir).filter((file) => /\.(m?js|wasm|bin)$/.test(file));
+    const bytes = Buffer.concat(modules.map((file) => readFileSync(join(outdir, file))));
     const text = bytes.toString('latin1');
+    const tables = modules.filter((file) => file.endsWith('.bin'));
+    const encodings = [
+      ...tables.map((file) => /-(\w+)\.bin$/.exec(file)?.[1] ?? file),
+      // A table module wrangler.toml's [alias] misses is the Node one, which reads a file: not on Workers.
+      ...[...text.matchAll(/tokenize\/tables\/(\w+)\.js/g)].map((match) => `${match[1]!} (NOT aliased: reads a file)`),
+    ];
     return {
       totalBytes: bytes.length,
       gzipBytes: gzipSync(bytes, { level: 9 }).length,
-      encodings: [...new Set([...text.matchAll(/node_modules\/js-tiktoken\/dist\/ranks\/(\w+)\.js/g)].map((match) => match[1]!))],
-      hasPglite: scripts.some((file) => file.endsWith('.wasm')) || /@electric-sql\/pglite|pglite\.wasm/.test(text),
+      encodings: [...new Set(encodings)],
+      tableBytes: tables.reduce((sum, file) => sum + statSync(join(outdir, file)).size, 0),
+      hasPglite: modules.some((file) => file.endsWith('.wasm')) || /@electric-sql\/pglite|pglite\.wasm/.test(text),
       wranglerSummary: /Total Upload:[^\n]*/.exec(output)?.[0] ?? '(no summary printed)',
     };
   } finally {
-    rmSync(outdir, { recursive: true, force: true });
+    if (options.outdir === undefined) rmSync(outdir, { recursive: true, force: true });
   }
 }
 
@@ -81,7 +98,7 @@ export function describeBundle(bundle: WorkerBundle): string {
         : 'OVER every plan';
   return [
     `Worker bundle: ${kib(bundle.totalBytes)}, gzip ${kib(bundle.gzipBytes)}: ${plan}`,
-    `  encodings bundled: ${bundle.encodings.join(', ') || 'none'}; PGlite: ${bundle.hasPglite ? 'PRESENT' : 'absent'}`,
+    `  encodings bundled: ${bundle.encodings.join(', ') || 'none'} (rank tables ${kib(bundle.tableBytes)}); PGlite: ${bundle.hasPglite ? 'PRESENT' : 'absent'}`,
     `  wrangler: ${bundle.wranglerSummary}`,
   ].join('\n');
 }

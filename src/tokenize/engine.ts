@@ -1,7 +1,7 @@
 import { mergeShortPiece, SHORT_PIECE_MAX_BYTES } from './bpe';
 import { LongPieceMerge } from './bpe-long';
 import { HOT_PIECE_MAX_CHARS, HotPieces } from './hot-pieces';
-import { PairRanks } from './pair-ranks';
+import { NO_RANK, PairRanks } from './pair-ranks';
 import type { PieceCache } from './piece-cache';
 import type { EncodingTables } from './ranks';
 import { ASCII, LONE_SURROGATE, takeFingerprint, wellFormed, writeByteIds } from './utf8';
@@ -12,6 +12,8 @@ const MAX_CACHED_PIECE_CHARS = 64;
 const MERGE_WORK_PER_BYTE = 4;
 /** Long-merge steps (a queue pop or an initial pair) per unit of work budget. */
 const LONG_STEPS_PER_WORK = 1;
+/** writeByteIds with this map writes the UTF-8 bytes themselves. */
+const BYTE_VALUES = Int32Array.from({ length: 256 }, (_, byte) => byte);
 
 /** Progress of one encode/count call; lives per call so interleaved async calls never share it. */
 export interface EncodeRun {
@@ -38,9 +40,10 @@ export class BpeEngine {
     readonly tables: EncodingTables,
     readonly pieces: PieceCache,
   ) {
-    this.pairs = new PairRanks(tables.tokenBytes, tables.byteIds);
+    this.pairs = new PairRanks(tables);
     for (let pair = 0; pair < 128 * 128; pair++) {
-      this.asciiPairIds[pair] = tables.byteRanks.get(String.fromCharCode(pair >> 7, pair & 127)) ?? -1;
+      const id = this.pairs.get(tables.byteIds[pair >> 7]!, tables.byteIds[pair & 127]!);
+      this.asciiPairIds[pair] = id === NO_RANK ? -1 : id;
     }
   }
 
@@ -138,23 +141,31 @@ export class BpeEngine {
 
   /** Ids of a piece from the rank tables, the piece cache, or a merge (undefined: long merge started). */
   private lookUpOrMerge(run: EncodeRun, piece: string, kind: number, start: number, end: number): readonly number[] | undefined {
-    // ASCII pieces were looked up whole by the caller (findAscii).
-    const whole = kind === ASCII ? undefined : this.tables.textRanks.get(piece);
-    if (whole !== undefined) return [whole];
+    if (this.scratch.length < (end - start) * 3) this.scratch = new Int32Array((end - start) * 3);
+    const { scratch } = this;
+    const { byteIds } = this.tables;
+    // ASCII pieces were looked up whole by the caller (findAscii); others by their UTF-8 bytes
+    // (lone surrogates as U+FFFD, as tiktoken sees them).
+    let n = -1;
+    if (kind !== ASCII) {
+      n = writeByteIds(run.text, start, end, BYTE_VALUES, scratch);
+      const whole = this.pairs.findBytes(scratch, n);
+      if (whole >= 0) return [whole];
+    }
     const cacheable = end - start <= MAX_CACHED_PIECE_CHARS;
     if (cacheable) {
       const cached = this.pieces.get(piece);
       if (cached !== undefined) return cached;
     }
-    if (this.scratch.length < (end - start) * 3) this.scratch = new Int32Array((end - start) * 3);
-    const n = writeByteIds(run.text, start, end, this.tables.byteIds, this.scratch);
+    if (n < 0) n = writeByteIds(run.text, start, end, byteIds, scratch);
+    else for (let k = 0; k < n; k++) scratch[k] = byteIds[scratch[k]!]!;
     if (n > SHORT_PIECE_MAX_BYTES) {
-      run.longPiece = new LongPieceMerge(this.scratch.subarray(0, n), this.pairs, this.tables.tokenBytes.length);
+      run.longPiece = new LongPieceMerge(scratch.subarray(0, n), this.pairs, this.tables.rankCount);
       return undefined;
     }
-    const count = mergeShortPiece(this.scratch, n, this.pairs);
+    const count = mergeShortPiece(scratch, n, this.pairs);
     const ids = new Array<number>(count);
-    for (let k = 0; k < count; k++) ids[k] = this.scratch[k]!;
+    for (let k = 0; k < count; k++) ids[k] = scratch[k]!;
     if (cacheable) this.pieces.set(piece, ids);
     return ids;
   }

@@ -3,38 +3,42 @@ import type { PieceScanner } from './split-common';
 import { scanCl100kPiece, scanGpt2Piece, scanO200kPiece } from './split-patterns';
 
 /**
- * An encoding's tokens. A rank is also the token's id. Keys are "byte strings" (one char per
- * byte, U+0000–U+00FF), so an ASCII piece of text is already its own key.
+ * An encoding's tokens, used as loaded: the layout scripts/rank-tables.mjs precomputes from
+ * js-tiktoken's rank files keeps every token's bytes in one array, in rank order (a rank is
+ * also the token's id). Loading decodes no token and builds no Map: it checks the header and
+ * sums the lengths into `starts`; the lookup index is built over it by PairRanks.
  */
 export interface EncodingTables {
   readonly name: EncodingName;
-  /** byte string → rank, every token. */
-  readonly byteRanks: Map<string, number>;
-  /** text → rank for the non-ASCII tokens that are whole UTF-8 text: pieces skip conversion. */
-  readonly textRanks: Map<string, number>;
-  /** rank → byte string (the same string objects as byteRanks' keys). */
-  readonly tokenBytes: readonly string[];
+  /** Ranks are 0..rankCount-1; a rank that is no token (p50k's 50256) has length 0. */
+  readonly rankCount: number;
+  /** Ranks that are tokens. */
+  readonly tokenCount: number;
+  /** Every token's bytes, in rank order (a view into the loaded layout). */
+  readonly bytes: Uint8Array;
+  /** Rank → its length in bytes (a view into the loaded layout). */
+  readonly lengths: Uint8Array;
+  /** Rank → where its bytes start in `bytes`; rankCount + 1 entries, the last one bytes.length. */
+  readonly starts: Int32Array;
   /** byte value → rank of the single-byte token. */
   readonly byteIds: Int32Array;
   readonly scanPiece: PieceScanner;
-  /** Rough heap footprint of the maps and arrays, for tokenizerStats(). */
+  /** Bytes of the layout and the arrays above, for tokenizerStats(). */
   readonly approxBytes: number;
 }
 
-/** js-tiktoken's rank files: `pat_str`, `special_tokens` and base64 tokens with offsets. */
-interface RankFile {
-  pat_str: string;
-  bpe_ranks: string;
-}
+/** What a generated table module exports: the layout's bytes, read from its file (Node) or the Worker's Data module. */
+type TableModule = { default: Uint8Array | Promise<ArrayBuffer> };
 
-// Dynamic imports, one per encoding, so a bundler splits them and only used ones load.
-const RANK_FILES: Record<EncodingName, () => Promise<{ default: RankFile }>> = {
-  cl100k_base: () => import('js-tiktoken/ranks/cl100k_base'),
-  o200k_base: () => import('js-tiktoken/ranks/o200k_base'),
-  p50k_base: () => import('js-tiktoken/ranks/p50k_base'),
-  p50k_edit: () => import('js-tiktoken/ranks/p50k_edit'),
-  r50k_base: () => import('js-tiktoken/ranks/r50k_base'),
-  gpt2: () => import('js-tiktoken/ranks/gpt2'),
+// Dynamic imports, one per encoding, so a bundler splits them and only used ones load. The
+// modules are generated (scripts/rank-tables.mjs); the Worker build swaps each for its Data module.
+const TABLE_MODULES: Record<EncodingName, () => Promise<TableModule>> = {
+  cl100k_base: () => import('./tables/cl100k_base.js'),
+  o200k_base: () => import('./tables/o200k_base.js'),
+  p50k_base: () => import('./tables/p50k_base.js'),
+  p50k_edit: () => import('./tables/p50k_edit.js'),
+  r50k_base: () => import('./tables/r50k_base.js'),
+  gpt2: () => import('./tables/gpt2.js'),
 };
 
 // Our scanners implement the Rust-side patterns; each js-tiktoken pat_str is mapped to the one it
@@ -56,71 +60,65 @@ const PATTERN_HEADS: Record<EncodingName, string> = {
   gpt2: "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+",
 };
 
+/** Header of the layout; must match scripts/rank-tables.mjs. */
+const MAGIC = 0x54524754;
+const VERSION = 1;
+const HEADER_BYTES = 20;
+
+/**
+ * The tables of one encoding, from its generated module.
+ * @example const tables = await loadEncodingTables('cl100k_base'); tables.tokenCount // 100256
+ */
 export async function loadEncodingTables(name: EncodingName): Promise<EncodingTables> {
-  const { default: file } = await RANK_FILES[name]();
-  if (!file.pat_str.startsWith(PATTERN_HEADS[name])) {
-    throw new Error(`tokenize: unexpected split pattern for ${name}`);
+  let table: Uint8Array | ArrayBuffer;
+  try {
+    table = await (await TABLE_MODULES[name]()).default;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`tokenize: cannot load the ${name} rank table (\`npm run build\` generates them): ${reason}`, { cause: error });
   }
-  const { byteRanks, tokenBytes, keyChars } = parseRanks(file.bpe_ranks);
-  const textRanks = new Map<string, number>();
-  let textChars = 0;
-  for (const [bytes, rank] of byteRanks) {
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: ASCII test, control bytes included
-    if (/^[\x00-\x7f]*$/.test(bytes)) continue;
-    const text = decodeUtf8(bytes);
-    if (text === undefined) continue;
-    textRanks.set(text, rank);
-    textChars += text.length * 2;
+  return readRankTable(name, table instanceof Uint8Array ? table : new Uint8Array(table));
+}
+
+/**
+ * Tables over a layout's bytes, which they keep (no copy).
+ * @example readRankTable('gpt2', readFileSync('src/tokenize/tables/gpt2.bin')).rankCount // 50256
+ */
+export function readRankTable(name: EncodingName, layout: Uint8Array): EncodingTables {
+  const header = new DataView(layout.buffer, layout.byteOffset, layout.byteLength);
+  const word = (at: number) => header.getUint32(at, true);
+  if (layout.byteLength < HEADER_BYTES || word(0) !== MAGIC || word(4) !== VERSION) {
+    throw new Error(`tokenize: the ${name} rank table is not layout v${VERSION}; regenerate it with \`npm run build\``);
   }
-  const byteIds = new Int32Array(256);
-  for (let b = 0; b < 256; b++) byteIds[b] = byteRanks.get(String.fromCharCode(b)) ?? -1;
+  const [rankCount, byteCount, patternBytes] = [word(8), word(12), word(16)];
+  const lengthsAt = HEADER_BYTES + patternBytes;
+  if (layout.byteLength !== lengthsAt + rankCount + byteCount) throw new Error(`tokenize: the ${name} rank table is truncated`);
+  const pattern = new TextDecoder().decode(layout.subarray(HEADER_BYTES, lengthsAt));
+  if (!pattern.startsWith(PATTERN_HEADS[name])) throw new Error(`tokenize: unexpected split pattern for ${name}`);
+  const lengths = layout.subarray(lengthsAt, lengthsAt + rankCount);
+  const bytes = layout.subarray(lengthsAt + rankCount);
+  const starts = new Int32Array(rankCount + 1);
+  const byteIds = new Int32Array(256).fill(-1);
+  let at = 0;
+  let tokenCount = 0;
+  for (let rank = 0; rank < rankCount; rank++) {
+    starts[rank] = at;
+    const length = lengths[rank]!;
+    if (length === 1) byteIds[bytes[at]!] = rank;
+    if (length > 0) tokenCount++;
+    at += length;
+  }
+  starts[rankCount] = at;
+  if (at !== byteCount) throw new Error(`tokenize: the ${name} rank table's lengths do not add up`);
   if (byteIds.includes(-1)) throw new Error(`tokenize: ${name} lacks a single-byte token`);
-  // Per entry: a key string (~16 B header + chars), a Map slot (~3 words), an array slot.
-  const approxBytes = keyChars + byteRanks.size * (16 + 24 + 8) + textChars + textRanks.size * (16 + 24);
-  return { name, byteRanks, textRanks, tokenBytes, byteIds, scanPiece: SCANNERS[name], approxBytes };
+  const approxBytes = layout.byteLength + starts.byteLength + byteIds.byteLength;
+  return { name, rankCount, tokenCount, bytes, lengths, starts, byteIds, scanPiece: SCANNERS[name], approxBytes };
 }
 
-/** Strict UTF-8 decode of a byte string; undefined unless it is whole, valid UTF-8 (no overlongs, no surrogates). */
-export function decodeUtf8(bytes: string): string | undefined {
-  let text = '';
-  for (let i = 0; i < bytes.length; ) {
-    const lead = bytes.charCodeAt(i);
-    if (lead < 0x80) {
-      text += bytes[i++];
-      continue;
-    }
-    const extra = lead >= 0xf0 ? 3 : lead >= 0xe0 ? 2 : lead >= 0xc0 ? 1 : 0;
-    if (extra === 0 || lead > 0xf4 || i + extra >= bytes.length) return undefined;
-    const min = extra === 1 ? 0x80 : extra === 2 ? 0x800 : 0x10000;
-    let cp = lead & (0x3f >> extra);
-    for (let k = 1; k <= extra; k++) {
-      const next = bytes.charCodeAt(i + k);
-      if ((next & 0xc0) !== 0x80) return undefined;
-      cp = (cp << 6) | (next & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return undefined;
-    text += String.fromCodePoint(cp);
-    i += extra + 1;
-  }
-  return text;
-}
-
-/** Lines are `<marker> <first rank> <base64 token> <base64 token> …`, ranks consecutive. */
-function parseRanks(bpeRanks: string) {
-  const byteRanks = new Map<string, number>();
-  const tokenBytes: string[] = [];
-  let keyChars = 0;
-  for (const line of bpeRanks.split('\n')) {
-    if (line === '') continue;
-    const fields = line.split(' ');
-    let rank = Number.parseInt(fields[1]!, 10);
-    for (let i = 2; i < fields.length; i++) {
-      // atob yields exactly the byte string we key on, and exists on Node and Workers alike.
-      const bytes = atob(fields[i]!);
-      byteRanks.set(bytes, rank);
-      tokenBytes[rank++] = bytes;
-      keyChars += bytes.length;
-    }
-  }
-  return { byteRanks, tokenBytes, keyChars };
+/**
+ * A token's bytes as a byte string (one char per byte, U+0000–U+00FF), for decoding and tests.
+ * @example tokenByteString(tables, 15339) // 'hello' in cl100k_base
+ */
+export function tokenByteString(tables: EncodingTables, rank: number): string {
+  return String.fromCharCode(...tables.bytes.subarray(tables.starts[rank], tables.starts[rank + 1]));
 }

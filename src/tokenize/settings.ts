@@ -45,7 +45,7 @@ export function tokenizerStats(): TokenizerStats {
   return {
     encodings: loadedCounters().map(({ encoding, engine }) => ({
       encoding,
-      tokens: engine.tables.byteRanks.size,
+      tokens: engine.tables.tokenCount,
       // rank tables plus the pair index built from them
       approxBytes: engine.tables.approxBytes + engine.pairs.bytes,
       pieceCache: {

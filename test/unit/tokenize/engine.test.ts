@@ -21,7 +21,7 @@ describe.each(ENCODINGS)('%s engine', (encoding) => {
       while (text.length < 10 + (trial % 30)) text += alphabet[Math.floor(random() * alphabet.length)];
       const bytes = new Int32Array(text.length * 3);
       const n = writeByteIds(text, 0, text.length, engine.tables.byteIds, bytes);
-      const long = new LongPieceMerge(bytes.subarray(0, n), engine.pairs, engine.tables.tokenBytes.length);
+      const long = new LongPieceMerge(bytes.subarray(0, n), engine.pairs, engine.tables.rankCount);
       expect(long.run(Infinity)).toBe(true);
       const viaLong: number[] = [];
       long.emit(viaLong);

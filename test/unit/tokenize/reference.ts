@@ -2,6 +2,7 @@ import { Tiktoken as JsTiktoken } from 'js-tiktoken/lite';
 import { get_encoding, type Tiktoken as WasmTiktoken } from 'tiktoken';
 import type { EncodingName } from '../../../src/config';
 import { type EncodingCounter, loadCounter } from '../../../src/tokenize/counter';
+import { tokenByteString } from '../../../src/tokenize/ranks';
 
 /** The reference for every result: tiktoken's Rust core, through its WASM build. */
 const wasm = new Map<EncodingName, WasmTiktoken>();
@@ -31,7 +32,7 @@ export function ours(encoding: EncodingName): Promise<EncodingCounter> {
 
 /** Bytes of token ids, as a byte string: decoding must give back the input's UTF-8. */
 export function decodeToByteString(counter: EncodingCounter, ids: readonly number[]): string {
-  return ids.map((id) => counter.engine.tables.tokenBytes[id]).join('');
+  return ids.map((id) => tokenByteString(counter.engine.tables, id)).join('');
 }
 
 export function utf8ByteString(text: string): string {

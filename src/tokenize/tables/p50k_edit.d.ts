@@ -1,0 +1,7 @@
+/**
+ * The p50k_edit rank table in the layout of scripts/rank-tables.mjs, which generates this module: the
+ * bytes of p50k_edit.bin read from disk on Node, or, where wrangler.toml's [alias] puts the Worker's Data
+ * module in its place, those bytes as an ArrayBuffer.
+ */
+declare const table: Uint8Array | Promise<ArrayBuffer>;
+export default table;
