@@ -140,8 +140,7 @@ export class FailOpenJournal {
     while (this.#running) await this.#running;
     this.#closed = true;
     // Everything outstanding is in our file (made again if it was adopted meanwhile).
-    if (this.#entries.size > 0) await this.#ownFile();
-    else await this.#stillOurs();
+    if (!(await this.#stillOurs()) && this.#entries.size > 0) await this.#startFile();
     await this.#handle?.close();
     this.#handle = null;
     if (this.#entries.size === 0) await unlink(this.#path).catch(() => {});
@@ -172,11 +171,12 @@ export class FailOpenJournal {
       const text = batch.flatMap(({ operation }) => (operation.kind === 'append' ? [operation.text] : [])).join('');
       let failure: unknown;
       try {
-        if (text.length > 0) {
-          const handle = await this.#ownFile();
-          await handle.appendFile(text);
-          await handle.datasync();
+        if (text.length > 0 && (await this.#stillOurs())) {
+          await this.#handle!.appendFile(text);
+          await this.#handle!.datasync();
           this.#bytes += Buffer.byteLength(text);
+        } else if (text.length > 0) {
+          await this.#startFile(); // holds everything outstanding, this batch's entries too
         }
         if (batch.some(({ operation }) => operation.kind === 'compact')) await this.#compact();
       } catch (error) {
@@ -188,11 +188,11 @@ export class FailOpenJournal {
   }
 
   /**
-   * The open file, checked to still be ours: an instance that could not heartbeat for a while
-   * may have had it adopted. Then it starts a new one with everything still outstanding.
+   * A new file holding everything outstanding: the first time this instance fails open, or after
+   * its file was adopted by another instance (it may have judged this one gone while it could not
+   * heartbeat).
    */
-  async #ownFile(): Promise<FileHandle> {
-    if (await this.#stillOurs()) return this.#handle!;
+  async #startFile(): Promise<void> {
     await mkdir(this.#dir, { recursive: true });
     const handle = await open(this.#path, 'a');
     const text = [...this.#entries.values()].map(encodeEntry).join('');
@@ -202,7 +202,6 @@ export class FailOpenJournal {
     this.#handle = handle;
     this.#inode = (await handle.stat()).ino;
     this.#bytes = Buffer.byteLength(text);
-    return handle;
   }
 
   /** The open file is still at our path (not adopted meanwhile); else it is let go. */
@@ -210,7 +209,7 @@ export class FailOpenJournal {
     if (!this.#handle) return false;
     const current = await stat(this.#path).catch(() => null);
     if (current?.ino === this.#inode) return true;
-    this.#log('tollgate: the fail-open journal was adopted by another instance; starting a new one');
+    this.#log('tollgate: the fail-open journal was adopted by another instance; its outstanding rows go to a new one');
     await this.#handle.close().catch(() => {});
     this.#handle = null;
     return false;
