@@ -100,15 +100,6 @@ describe.runIf(postgresAvailable)('socket resets under load', () => {
     const statuses = new Set([...answers.values()].map((answer) => answer.status));
     expect([...statuses].every((status) => status === 200 || status === 503)).toBe(true);
     expect(answers.size).toBeGreaterThan(50);
-    console.log(
-      'STATS',
-      answers.size,
-      gateway
-        .output()
-        .split('\n')
-        .filter((l) => /fault/.test(l))
-        .join('\n'),
-    );
     const rows = await ledgerRows(database.store, id);
     let billed = 0n;
     for (const [requestId, answer] of answers) {
