@@ -78,13 +78,11 @@ export function openPostgresStore(options: PostgresStoreOptions): Store & { repl
         ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
       },
     });
+    const made = { client, generation } as Pool;
     // drizzle() also installs its type parsers on the client (timestamps as text), so raw rows read
     // through the client below match what drizzle's own execute would return.
-    const db = drizzle(
-      watched(client, () => pool, deadlineMs, replace),
-      { schema },
-    ) as unknown as Db;
-    return { client, db, generation };
+    made.db = drizzle(watched(client, made, deadlineMs, replace), { schema }) as unknown as Db;
+    return made;
   };
 
   /** Only the pool `stale` is replaced: calls that ran out on an older one changed nothing since. */
@@ -107,8 +105,9 @@ export function openPostgresStore(options: PostgresStoreOptions): Store & { repl
     get db() {
       return pool.db;
     },
-    rows: (query) => guarded((current) => executorOn(current.client, current.db, prepare).rows(query)),
-    query: (text, params) => guarded((current) => executorOn(current.client, current.db, prepare).query(text, params)),
+    rows: <T extends Record<string, unknown>>(query: SQL) => guarded((current) => rawRows<T>(current.client, query, prepare)),
+    query: <T extends Record<string, unknown>>(text: string, params: unknown[]) =>
+      guarded((current) => rawQuery<T>(current.client, text, params, prepare)),
     transaction<T>(body: (tx: Executor) => Promise<T>): Promise<T> {
       const txDb = (tx: postgres.TransactionSql) => () => drizzle(tx as unknown as postgres.Sql, { schema }) as unknown as Db;
       return guarded(async (current) => (await current.client.begin((tx) => body(executorOn(tx, txDb(tx), prepare)))) as T);
@@ -126,15 +125,9 @@ export function openPostgresStore(options: PostgresStoreOptions): Store & { repl
  * deadline replaces the pool, which fails it (drizzle awaits postgres.js's own query object, so
  * it cannot be raced here without breaking it).
  */
-function watched(
-  client: postgres.Sql,
-  current: () => Pool,
-  deadlineMs: number,
-  replace: (stale: Pool, reason: string) => void,
-): postgres.Sql {
+function watched(client: postgres.Sql, pool: Pool, deadlineMs: number, replace: (stale: Pool, reason: string) => void): postgres.Sql {
   if (!(deadlineMs > 0)) return client;
   const watch = <T extends PromiseLike<unknown>>(call: T): T => {
-    const pool = current();
     const timer = setTimeout(() => replace(pool, `no answer within ${deadlineMs} ms`), deadlineMs);
     call.then(
       () => clearTimeout(timer),
@@ -151,20 +144,27 @@ function watched(
   });
 }
 
+type Client = postgres.Sql | postgres.TransactionSql;
+
 /** Raw statements go straight to postgres.js, as named prepared statements when `prepare`. */
-function executorOn(sqlClient: postgres.Sql | postgres.TransactionSql, db: Db | (() => Db), prepare: boolean): Executor {
-  let drizzleDb = typeof db === 'function' ? null : db;
+async function rawQuery<T>(client: Client, text: string, params: unknown[], prepare: boolean): Promise<T[]> {
+  return (await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare })) as unknown as T[];
+}
+
+function rawRows<T>(client: Client, query: SQL, prepare: boolean): Promise<T[]> {
+  const { sql: text, params } = dialect.sqlToQuery(query);
+  return rawQuery<T>(client, text, params, prepare);
+}
+
+/** A transaction as an Executor: raw statements on it, and a drizzle handle made when first asked. */
+function executorOn(tx: postgres.TransactionSql, db: () => Db, prepare: boolean): Executor {
+  let drizzleDb: Db | null = null;
   return {
     get db() {
-      drizzleDb ??= (db as () => Db)();
+      drizzleDb ??= db();
       return drizzleDb;
     },
-    async rows<T extends Record<string, unknown>>(query: SQL): Promise<T[]> {
-      const { sql: text, params } = dialect.sqlToQuery(query);
-      return (await sqlClient.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare })) as unknown as T[];
-    },
-    async query<T extends Record<string, unknown>>(text: string, params: unknown[]): Promise<T[]> {
-      return (await sqlClient.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare })) as unknown as T[];
-    },
+    rows: (query) => rawRows(tx, query, prepare),
+    query: (text, params) => rawQuery(tx, text, params, prepare),
   };
 }
