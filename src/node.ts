@@ -57,8 +57,13 @@ async function main(): Promise<void> {
     writeTimeoutMs: settings.writeTimeoutMs,
     journal,
   });
-  // Fail-open rows that a stopped gateway journaled: written now (those of a killed one once the liveness loop knows it is gone).
-  ledger.replay(await journal.adopt(async (ids) => new Set(ids), new Date()));
+  // Fail-open rows a stopped gateway journaled: written now (a killed one's once the liveness loop knows it is gone).
+  const adoptJournals = (alive: (ids: string[]) => Promise<Set<string>>) =>
+    journal
+      .adopt(alive, new Date())
+      .then((rows) => ledger.replay(rows))
+      .catch((error: unknown) => log(`tollgate: could not adopt fail-open journals (${describeError(error)}); will retry`));
+  await adoptJournals(async (ids) => new Set(ids));
   const deps = await buildDeps({
     config,
     store,
@@ -88,7 +93,7 @@ async function main(): Promise<void> {
     ownerSilentMs: settings.ownerSilentMs,
     olderThanMs,
     log,
-    afterBeat: async (alive) => ledger.replay(await journal.adopt(alive, new Date())),
+    afterBeat: adoptJournals,
   });
 
   const port = Number(env.PORT ?? 8787);

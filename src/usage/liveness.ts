@@ -13,8 +13,9 @@ export interface LivenessOptions {
   olderThanMs: number;
   log: (line: string) => void;
   /**
-   * After each beat's sweep: `alive` tells which of some instances still beat. Before this
-   * instance may judge owners (see below) it claims everyone alive.
+   * After each beat's sweep (e.g. adopting the fail-open journals of instances that are gone):
+   * `alive` tells which of some instances still beat; while this instance may not judge owners
+   * yet (see below) it answers that all of them do.
    */
   afterBeat?: (alive: (instanceIds: string[]) => Promise<Set<string>>) => Promise<void>;
   /** Monotonic milliseconds (default performance.now). */
