@@ -9,6 +9,7 @@ import { limitBody } from './http/body';
 import { registerEstimateRoute } from './http/estimate';
 import { registerOpenAiRoutes } from './http/openai';
 import { RateGate } from './http/rate-gate';
+import { Readiness } from './runtime/readiness';
 import { describeError } from './store/errors';
 import { tokenizerStats } from './tokenize';
 
@@ -28,8 +29,13 @@ function setResponseHeader(c: Context<HonoEnv>, name: string, value: string): vo
   }
 }
 
+export interface AppOptions {
+  /** What `/readyz` answers (default: the database answers within 1 s). The Node entry adds migrations and draining. */
+  readiness?: Readiness;
+}
+
 /** The whole gateway as one Hono app; the Node and Workers entries only build `deps`. */
-export function createApp(deps: Deps): Hono<HonoEnv> {
+export function createApp(deps: Deps, options: AppOptions = {}): Hono<HonoEnv> {
   const app = new Hono<HonoEnv>();
 
   app.use(async function requestContext(c, next) {
@@ -66,7 +72,15 @@ export function createApp(deps: Deps): Hono<HonoEnv> {
     ),
   );
 
+  // Liveness: the process answers. Readiness: it can admit requests (database, schema, not draining).
   app.get('/healthz', (c) => c.json({ status: 'ok', ledgerWaiting: deps.ledger.waiting }));
+  const readiness = options.readiness ?? new Readiness({ store: deps.store });
+  app.get('/readyz', async (c) => {
+    const report = await readiness.check();
+    return report.ready
+      ? c.json({ status: 'ready' })
+      : c.json({ status: 'unready', reason: report.reason, message: report.message }, 503, { 'retry-after': '1' });
+  });
 
   // Per instance: keys the shared rate window refused until the minute ends (see rate-gate.ts).
   const gate = new RateGate();

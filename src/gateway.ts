@@ -10,10 +10,11 @@ import { fetchUpstream, type UpstreamClient } from './proxy/upstream';
 import { getAdminSecretHash, initAdminSecretHash } from './store/admin-secrets';
 import { getBudget } from './store/budgets';
 import type { Store } from './store/db';
-import { isUnavailable } from './store/errors';
+import { isUnavailable, withDeadline } from './store/errors';
 import { findKeyByHash, isKeyLive } from './store/keys';
 import { currentPrice, seedPricesFromConfig } from './store/prices';
 import { createLedger, FailOpenLedger, type LedgerOptions, type StoreLedger } from './usage';
+import type { FailOpenJournal } from './usage/journal';
 
 export interface GatewayParts {
   config: Config;
@@ -36,13 +37,22 @@ export interface GatewayParts {
   failOpenAdmitted?: () => number;
   /** Budget alerts (default: made here on `store`). */
   alerts?: BudgetAlerts;
+  /**
+   * Deadline of auth's key lookup (default 5 s). Past it a key auth has seen live is served from
+   * its cache (admission decides, on the same database); an unknown key gets 503.
+   */
+  lookupTimeoutMs?: number;
 }
 
 /**
  * The ledger as the Node entry (and tests of it) run it: the store ledger, wrapped in the
  * fail-open decorator, with over-limit rows raising overspend alerts.
  */
-export function nodeLedger(store: Store, alerts: BudgetAlerts, options: LedgerOptions): { ledger: FailOpenLedger; inner: StoreLedger } {
+export function nodeLedger(
+  store: Store,
+  alerts: BudgetAlerts,
+  options: LedgerOptions & { journal?: FailOpenJournal },
+): { ledger: FailOpenLedger; inner: StoreLedger } {
   let failOpen: FailOpenLedger | undefined;
   const inner = createLedger(store, {
     ...options,
@@ -51,7 +61,7 @@ export function nodeLedger(store: Store, alerts: BudgetAlerts, options: LedgerOp
       if (commit.outcome.overLimit.length > 0) alerts.overspent(commit.outcome.overLimit);
     },
   });
-  failOpen = new FailOpenLedger(inner, { log: options.log });
+  failOpen = new FailOpenLedger(inner, { log: options.log, journal: options.journal });
   return { ledger: failOpen, inner };
 }
 
@@ -65,9 +75,10 @@ export async function buildDeps(parts: GatewayParts): Promise<Deps> {
   await seedPricesFromConfig(parts.store, parts.config.models);
   const adminTokenHash = await resolveAdminToken(parts.store, parts.adminToken, log);
 
+  const lookupTimeoutMs = parts.lookupTimeoutMs ?? 5_000;
   const keys = new KeyCache(
     async (hash) => {
-      const key = await findKeyByHash(parts.store, hash);
+      const key = await withDeadline(findKeyByHash(parts.store, hash), lookupTimeoutMs);
       if (!key || !isKeyLive(key, now())) return null;
       const caller: Caller = {
         kind: 'key',
@@ -78,7 +89,7 @@ export async function buildDeps(parts: GatewayParts): Promise<Deps> {
         allowedModels: key.allowedModels,
         options: key.options,
         // Cached with the key: only the default completion cap depends on it, never the limit itself.
-        hasBudget: (await getBudget(parts.store, key.id)) !== null,
+        hasBudget: (await withDeadline(getBudget(parts.store, key.id), lookupTimeoutMs)) !== null,
       };
       return caller;
     },

@@ -5,27 +5,38 @@ import { BudgetAlerts } from './alerts';
 import { createApp } from './app';
 import { type Config, ConfigError, loadConfig } from './config';
 import { buildDeps, nodeLedger } from './gateway';
+import { guardDriverFaults } from './runtime/driver-faults';
 import { nodeRequestIO } from './runtime/node-request';
+import { nodeSettings } from './runtime/node-settings';
 import { nodeUpstreamClient } from './runtime/node-upstream';
-import { describeError, ensureUsagePartitions, heartbeat, openStore, registerInstance, stopInstance } from './store';
+import { Readiness } from './runtime/readiness';
+import { describeError, ensureUsagePartitions, migrations, openStore, registerInstance, stopInstance } from './store';
+import { withDeadline } from './store/errors';
 import { configureTokenizer } from './tokenize';
-import { maintenance, startInterval, sweep } from './usage';
+import { maintenance, startInterval, startLiveness } from './usage';
+import { FailOpenJournal } from './usage/journal';
 
 /** Node entry: `npm start` / `tollgate serve`. Everything has a default; see the README for the variables. */
 async function main(): Promise<void> {
   const env = process.env;
   const log = (line: string) => console.log(line);
   const config = readConfig(env.TOLLGATE_CONFIG, env.UPSTREAM_URL);
+  const settings = nodeSettings(env);
   if (config.gateway.tokenizer) configureTokenizer(config.gateway.tokenizer);
-  const store = await openStore({ databaseUrl: env.DATABASE_URL || undefined, dataDir: env.TOLLGATE_DATA_DIR || undefined });
+  const store = await openStore({
+    databaseUrl: env.DATABASE_URL || undefined,
+    dataDir: env.TOLLGATE_DATA_DIR || undefined,
+    timeouts: settings.database,
+    log,
+  });
+  // A fault inside the driver replaces the pool; queued ledger rows stay queued and are retried.
+  guardDriverFaults({ onFault: (error) => store.replaceClient?.(`driver fault: ${describeError(error)}`), log });
   await ensureUsagePartitions(store, new Date());
 
   // This process in gateway_instances: its pending rows are its own while it beats, and the
-  // sweeper (of any instance) settles them within seconds once it stops.
-  const instanceId = `inst_${crypto.randomUUID().replaceAll('-', '').slice(0, 20)}`;
-  await registerInstance(store, { id: instanceId, host: hostname(), pid: process.pid });
-  const heartbeatMs = Number(env.TOLLGATE_HEARTBEAT_MS ?? 2_000);
-  const ownerSilentMs = 3 * heartbeatMs;
+  // liveness loop (of any instance) settles them within seconds once it stops.
+  const instance = { id: `inst_${crypto.randomUUID().replaceAll('-', '').slice(0, 20)}`, host: hostname(), pid: process.pid };
+  await registerInstance(store, instance);
   // A pending row older than the longest backend deadline (plus a grace) can no longer settle by itself, whoever owns it.
   const longestTimeout = Math.max(...Object.values(config.backends).map((backend) => backend.timeoutMs));
   const olderThanMs = longestTimeout + Number(env.TOLLGATE_SWEEP_GRACE_MS ?? 30_000);
@@ -37,8 +48,22 @@ async function main(): Promise<void> {
     log,
     now: () => new Date(),
   });
+  const journal = new FailOpenJournal({ dir: settings.journalDir, instanceId: instance.id, log });
   // Admissions on a Postgres server skip the WAL flush unless asked (README: "The ledger").
-  const { ledger } = nodeLedger(store, alerts, { log, durableAdmissions: env.TOLLGATE_DURABLE_ADMISSIONS === '1' || undefined });
+  const { ledger } = nodeLedger(store, alerts, {
+    log,
+    durableAdmissions: env.TOLLGATE_DURABLE_ADMISSIONS === '1' || undefined,
+    admissionTimeoutMs: settings.admissionTimeoutMs,
+    writeTimeoutMs: settings.writeTimeoutMs,
+    journal,
+  });
+  // Fail-open rows a stopped gateway journaled: written now (a killed one's once the liveness loop knows it is gone).
+  const adoptJournals = (alive: (ids: string[]) => Promise<Set<string>>) =>
+    journal
+      .adopt(alive, new Date())
+      .then((rows) => ledger.replay(rows))
+      .catch((error: unknown) => log(`tollgate: could not adopt fail-open journals (${describeError(error)}); will retry`));
+  await adoptJournals(async (ids) => new Set(ids));
   const deps = await buildDeps({
     config,
     store,
@@ -48,27 +73,28 @@ async function main(): Promise<void> {
     log,
     upstream: nodeUpstreamClient(),
     io: nodeRequestIO,
-    instanceId,
+    instanceId: instance.id,
     failOpenAdmitted: () => ledger.failOpenAdmitted,
+    lookupTimeoutMs: settings.lookupTimeoutMs,
   });
-  const app = createApp(deps);
+  const readiness = new Readiness({ store, migrations: migrations.map((migration) => migration.tag), timeoutMs: settings.readyTimeoutMs });
+  const app = createApp(deps, { readiness });
 
-  const runMaintenance = () =>
-    maintenance({ store, olderThanMs, ownerSilentMs, redeliverAlerts: () => alerts.redeliver(), log }).then(() => undefined);
+  // Age-based sweeping, partitions, alert redelivery; owners' silence is the liveness loop's.
+  const runMaintenance = () => maintenance({ store, olderThanMs, redeliverAlerts: () => alerts.redeliver(), log }).then(() => undefined);
   await runMaintenance().catch((error: unknown) => log(`tollgate: maintenance failed (${describeError(error)}); will retry`));
   const maintainer = startInterval(runMaintenance, Number(env.TOLLGATE_SWEEP_INTERVAL_MS ?? 60_000), (error) =>
     log(`tollgate: maintenance failed (${describeError(error)}); will retry`),
   );
-  // Beat, and settle the rows of instances that stopped beating, every heartbeat.
-  const beater = startInterval(
-    async () => {
-      await heartbeat(store, instanceId);
-      const swept = await sweep(store, { olderThanMs, ownerSilentMs });
-      if (swept > 0) log(`tollgate: swept ${swept} request(s) of stopped instances as incomplete`);
-    },
-    heartbeatMs,
-    (error) => log(`tollgate: heartbeat failed (${describeError(error)})`),
-  );
+  const liveness = startLiveness({
+    store,
+    instance,
+    heartbeatMs: settings.heartbeatMs,
+    ownerSilentMs: settings.ownerSilentMs,
+    olderThanMs,
+    log,
+    afterBeat: adoptJournals,
+  });
 
   const port = Number(env.PORT ?? 8787);
   const host = env.HOST ?? '127.0.0.1';
@@ -82,15 +108,19 @@ async function main(): Promise<void> {
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    readiness.drain();
     log(`tollgate: ${signal}: draining requests and the ledger`);
+    // Unready first, still serving, so a load balancer stops sending before the listener goes.
+    if (settings.drainDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, settings.drainDelayMs));
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    await beater.stop();
+    await liveness.stop();
     await maintainer.stop();
     await ledger.flush(10_000);
     if (ledger.waiting > 0)
       log(`tollgate: ${ledger.waiting} ledger rows could not be written; the sweeper settles the pending ones at the next start`);
-    await stopInstance(store, instanceId).catch(() => {});
-    await store.close();
+    await journal.close().catch((error: unknown) => log(`tollgate: could not close the fail-open journal: ${String(error)}`));
+    await withDeadline(stopInstance(store, instance.id), 2_000).catch(() => {});
+    await store.close().catch(() => {});
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -61,6 +61,12 @@ export interface Store extends Executor {
   readonly kind: 'pglite' | 'postgres';
   /** One transaction. PGlite has one connection, so there transactions run one at a time. */
   transaction<T>(body: (tx: Executor) => Promise<T>): Promise<T>;
+  /**
+   * Replaces the connection pool with a fresh one and ends the old one at once (its calls fail and
+   * are retried by their callers): after a driver fault, or a link that stopped answering. Only
+   * stores on a network have one.
+   */
+  replaceClient?(reason: string): void;
   close(): Promise<void>;
 }
 

@@ -78,3 +78,52 @@ export class DeadlineError extends Error {
   override name = 'DeadlineError';
   readonly code = 'DEADLINE';
 }
+
+/**
+ * Rejects with DeadlineError when `work` takes longer than `ms` (it keeps running; `onExpiry`
+ * may end it). `ms` <= 0: no deadline.
+ *
+ * @example
+ * const rows = await withDeadline(store.rows(query), 2_000);
+ */
+export function withDeadline<T>(work: Promise<T>, ms: number, onExpiry?: () => void): Promise<T> {
+  if (!(ms > 0)) return work;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new DeadlineError(`no answer from the database within ${ms} ms`));
+      onExpiry?.();
+    }, ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
+// Driver codes after which a statement surely did not commit: no connection was made (refused,
+// unknown host, connect timeout, pool ended), or the peer had closed it before any answer
+// (CONNECTION_CLOSED, EPIPE: a server that committed answers first, and TCP keeps the order).
+// A reset (ECONNRESET), our own deadline and our own pool's end remain ambiguous.
+const NO_COMMIT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_ENDED',
+  'CONNECTION_CLOSED',
+  'EPIPE',
+]);
+
+/**
+ * The statement may have committed although we got an error: the link was reset, our deadline
+ * ran out, or our pool was ended under it, after it was (or may have been) sent. An error the
+ * server itself reported rolled its implicit transaction back.
+ */
+export function mayHaveCommitted(error: unknown): boolean {
+  if (error instanceof DeadlineError) return true;
+  const code = sqlState(error);
+  if (/^[0-9A-Z]{5}$/.test(code) && !CONNECTION_CODES.has(code)) return false;
+  const root = rootCause(error) as { message?: unknown } | null;
+  if (typeof root?.message === 'string' && /PGlite is closed/i.test(root.message)) return false;
+  return !NO_COMMIT_CODES.has(code);
+}

@@ -16,9 +16,35 @@ export async function registerInstance(ex: Executor, instance: InstanceInfo): Pr
     ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), stopped_at = NULL`);
 }
 
-/** One beat; the database clock decides, so instances need not agree on time. */
-export async function heartbeat(ex: Executor, id: string): Promise<void> {
-  await ex.rows(sql`UPDATE gateway_instances SET heartbeat_at = now() WHERE id = ${id}`);
+/**
+ * One beat; the database clock decides, so instances need not agree on time. Answers how long
+ * ago (by that clock) the previous beat was, or null when the instance was not registered (any
+ * more: it was pruned, or marked stopped); then it is registered again.
+ */
+export async function heartbeat(ex: Executor, instance: InstanceInfo): Promise<{ sincePreviousMs: number | null }> {
+  const [row] = await ex.rows<{ since_ms: number | null }>(sql`
+    WITH previous AS (SELECT heartbeat_at, stopped_at FROM gateway_instances WHERE id = ${instance.id}),
+    beat AS (
+      INSERT INTO gateway_instances (id, host, pid) VALUES (${instance.id}, ${instance.host}, ${instance.pid})
+      ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), stopped_at = NULL
+      RETURNING 1
+    )
+    SELECT (SELECT CASE WHEN stopped_at IS NULL THEN (extract(epoch FROM now() - heartbeat_at) * 1000)::float8 END FROM previous) AS since_ms
+    FROM beat`);
+  return { sincePreviousMs: row?.since_ms === null || row?.since_ms === undefined ? null : Number(row.since_ms) };
+}
+
+/**
+ * Of `ids`, the instances still alive: registered, not stopped, and beaten within `silentMs` by
+ * the database's clock.
+ */
+export async function liveInstances(ex: Executor, ids: readonly string[], silentMs: number): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await ex.rows<{ id: string }>(sql`
+    SELECT id FROM gateway_instances
+    WHERE id IN (SELECT jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb))
+      AND stopped_at IS NULL AND heartbeat_at >= now() - make_interval(secs => ${silentMs / 1000}::float8)`);
+  return new Set(rows.map((row) => row.id));
 }
 
 /** A clean stop: its remaining pending rows (if any) are the sweeper's at once. */

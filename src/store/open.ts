@@ -1,6 +1,7 @@
 import type { Store } from './db';
 import { type Migration, migrate } from './migrate';
 import { migrations as embeddedMigrations } from './migrations.generated';
+import type { DatabaseTimeouts } from './postgres';
 
 export interface OpenStoreOptions {
   /** `postgres://…`: real Postgres through postgres.js. Absent: embedded PGlite. */
@@ -9,10 +10,13 @@ export interface OpenStoreOptions {
   dataDir?: string;
   /** postgres.js pool size. */
   maxConnections?: number;
+  /** Connect and statement timeouts and our own deadline on every call (Postgres only; see DatabaseTimeouts). */
+  timeouts?: DatabaseTimeouts;
   /** Apply pending migrations before returning (default true). */
   migrate?: boolean;
   /** The migrations to apply (default: the ones embedded from drizzle/). */
   migrations?: readonly Migration[];
+  log?: (line: string) => void;
 }
 
 export const DEFAULT_DATA_DIR = './.tollgate';
@@ -25,16 +29,34 @@ export const DEFAULT_DATA_DIR = './.tollgate';
  * const store = await openStore({ databaseUrl: process.env.DATABASE_URL });
  */
 export async function openStore(options: OpenStoreOptions = {}): Promise<Store> {
-  const store = options.databaseUrl
-    ? (await import('./postgres')).openPostgresStore({ databaseUrl: options.databaseUrl, maxConnections: options.maxConnections })
-    : await (await import('./pglite')).openPgliteStore(options.dataDir ?? DEFAULT_DATA_DIR);
-  if (options.migrate !== false) {
-    try {
-      await migrate(store, options.migrations ?? embeddedMigrations);
-    } catch (error) {
-      await store.close().catch(() => {});
-      throw error;
-    }
+  if (!options.databaseUrl) {
+    const store = await (await import('./pglite')).openPgliteStore(options.dataDir ?? DEFAULT_DATA_DIR);
+    if (options.migrate !== false) await migrated(store, options.migrations);
+    return store;
   }
-  return store;
+  const { openPostgresStore } = await import('./postgres');
+  if (options.migrate !== false) {
+    // On a connection of its own, with no statement timeout or deadline: a migration may
+    // rewrite a large table, which is no reason to give up on it.
+    const connectTimeoutMs = options.timeouts?.connectTimeoutMs;
+    const migrator = openPostgresStore({ databaseUrl: options.databaseUrl, maxConnections: 1, connectTimeoutMs, deadlineMs: 0 });
+    await migrated(migrator, options.migrations);
+    await migrator.close();
+  }
+  return openPostgresStore({
+    databaseUrl: options.databaseUrl,
+    maxConnections: options.maxConnections,
+    log: options.log,
+    ...options.timeouts,
+  });
+}
+
+/** Applies pending migrations; on failure closes the store and rethrows. */
+async function migrated(store: Store, migrations: readonly Migration[] | undefined): Promise<void> {
+  try {
+    await migrate(store, migrations ?? embeddedMigrations);
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw error;
+  }
 }

@@ -78,6 +78,11 @@ export class FailOpenAllowance {
     if (blind) Object.assign(blind, billed);
   }
 
+  /** A grant that was not used after all (its request was refused): it stops counting. */
+  revoke(keyId: string, requestId: string): void {
+    this.#keys.get(keyId)?.blind.delete(requestId);
+  }
+
   /** Their rows were committed in ledger epoch `epoch`. */
   written(requests: readonly { keyId: string; requestId: string }[], epoch: number): void {
     for (const { keyId, requestId } of requests) {

@@ -2,6 +2,7 @@ import { LedgerUnavailableError } from '../ledger/errors';
 import type { Admission, AdmitResult, Ledger, RateResult, Rejection, RowKey, Settlement } from '../ledger/types';
 import { formatUsd } from '../pricing';
 import { FailOpenAllowance } from './fail-open-allowance';
+import type { FailOpenJournal } from './journal';
 import type { Commit } from './ledger';
 
 /** What the decorator needs of the ledger it wraps: its commit count, to order rows written against admissions. */
@@ -14,7 +15,8 @@ export interface EpochLedger extends Ledger {
  * database is unreachable, a `failOpen` key's request is admitted within the budget this
  * instance last saw for the key (never past a known limit); its settlement is then written whole
  * when the database returns (store/record.ts), with its cost added to its window. Everything
- * else passes through.
+ * else passes through. With a journal, a fail-open request is on disk before it goes upstream
+ * and until the database has its row (see journal.ts): a restart in between loses no bill.
  *
  * @example
  * const inner = createLedger(store, { onCommit: (commit) => failOpen.committed(commit) });
@@ -23,14 +25,16 @@ export interface EpochLedger extends Ledger {
 export class FailOpenLedger implements Ledger {
   readonly #inner: EpochLedger;
   readonly #log: (line: string) => void;
+  readonly #journal: FailOpenJournal | null;
   readonly #allowance = new FailOpenAllowance();
   /** Admitted fail-open and not yet settled, by key and request id. */
   readonly #unsettled = new Map<string, Admission>();
   #admitted = 0;
 
-  constructor(inner: EpochLedger, options: { log?: (line: string) => void } = {}) {
+  constructor(inner: EpochLedger, options: { log?: (line: string) => void; journal?: FailOpenJournal | null } = {}) {
     this.#inner = inner;
     this.#log = options.log ?? ((line) => console.error(line));
+    this.#journal = options.journal ?? null;
   }
 
   /** Requests admitted fail-open since start (a metric). */
@@ -60,6 +64,16 @@ export class FailOpenLedger implements Ledger {
         }
         throw error;
       }
+      if (this.#journal) {
+        try {
+          await this.#journal.admitted(admission, decision.price, decision.reservedCost);
+        } catch (journalError) {
+          // Served but possibly never billed is what the journal is for: without it, fail closed.
+          this.#allowance.revoke(admission.keyId, admission.requestId);
+          this.#log(`tollgate: not admitting ${admission.requestId} fail-open: the journal cannot be written (${String(journalError)})`);
+          throw error;
+        }
+      }
       this.#unsettled.set(idOf(admission), admission);
       this.#admitted++;
       this.#log(
@@ -78,8 +92,16 @@ export class FailOpenLedger implements Ledger {
         cost: settlement.billedCost,
         tokens: settlement.promptTokens + settlement.completionTokens,
       });
+      this.#journal
+        ?.settled(settlement)
+        .catch((error: unknown) => this.#log(`tollgate: could not journal the settlement of ${settlement.requestId}: ${String(error)}`));
     }
     this.#inner.settle(settlement);
+  }
+
+  /** Final rows recovered from a journal (this instance's predecessors'): written like any other, at most once. */
+  replay(settlements: readonly Settlement[]): void {
+    for (const settlement of settlements) this.#inner.settle(settlement);
   }
 
   reject(rejection: Rejection): void {
@@ -97,6 +119,7 @@ export class FailOpenLedger implements Ledger {
   /** The inner ledger committed a batch (wire it as its `onCommit`): fail-open amounts in it are now in the database. */
   committed(commit: Commit): void {
     const written = commit.settlements.filter((settlement) => settlement.row?.admittedFailOpen);
+    this.#journal?.written(written);
     this.#allowance.written(
       written.map((settlement) => ({ keyId: settlement.keyId, requestId: settlement.requestId })),
       commit.epoch,

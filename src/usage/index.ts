@@ -1,5 +1,6 @@
 export { type EpochLedger, FailOpenLedger } from './fail-open';
 export { FailOpenAllowance, type FailOpenDecision } from './fail-open-allowance';
 export { type Commit, createLedger, type LedgerOptions, StoreLedger } from './ledger';
+export { type LivenessOptions, startLiveness } from './liveness';
 export { type MaintenanceOptions, maintenance } from './maintenance';
 export { type Sweeper, type SweepOptions, startInterval, startSweeper, sweep } from './sweeper';

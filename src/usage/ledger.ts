@@ -11,6 +11,7 @@ import type {
   Settlement,
 } from '../ledger/types';
 import { DeadlineError, describeError, ledgerRepository, type Store } from '../store';
+import { mayHaveCommitted, withDeadline } from '../store/errors';
 
 export interface LedgerOptions {
   /** Most rows written in one transaction (default 200). */
@@ -26,6 +27,11 @@ export interface LedgerOptions {
    * the database were unreachable (503, or fail-open), and its id is voided.
    */
   admissionTimeoutMs?: number;
+  /**
+   * Deadline of one write batch (default 20 s). Past it the batch is retried like any failed
+   * write: final rows are written once, so a late commit of the first try changes nothing.
+   */
+  writeTimeoutMs?: number;
   log?: (line: string) => void;
   /**
    * Admissions wait for their WAL flush (AdmitOptions.durable in store/admission.ts). Default: not on
@@ -65,6 +71,7 @@ export class StoreLedger implements Ledger {
   readonly #minBackoffMs: number;
   readonly #maxBackoffMs: number;
   readonly #admissionTimeoutMs: number;
+  readonly #writeTimeoutMs: number;
   readonly #log: (line: string) => void;
   readonly #durableAdmissions: boolean;
   readonly #onCommit: ((commit: Commit) => void) | undefined;
@@ -83,6 +90,7 @@ export class StoreLedger implements Ledger {
     this.#minBackoffMs = options.minBackoffMs ?? 50;
     this.#maxBackoffMs = options.maxBackoffMs ?? 5_000;
     this.#admissionTimeoutMs = options.admissionTimeoutMs ?? 5_000;
+    this.#writeTimeoutMs = options.writeTimeoutMs ?? 20_000;
     this.#log = options.log ?? ((line) => console.error(line));
     this.#durableAdmissions = options.durableAdmissions ?? repository.kind === 'pglite';
     this.#onCommit = options.onCommit;
@@ -108,8 +116,12 @@ export class StoreLedger implements Ledger {
           ambiguous: true,
         });
       }
+      // A link that broke after the statement was sent may have committed it: void it like a deadline.
       if (this.#repository.isUnavailable(error))
-        throw new LedgerUnavailableError(`ledger unavailable: ${describeError(error)}`, { cause: error });
+        throw new LedgerUnavailableError(`ledger unavailable: ${describeError(error)}`, {
+          cause: error,
+          ambiguous: mayHaveCommitted(error),
+        });
       throw error;
     }
   }
@@ -215,7 +227,7 @@ export class StoreLedger implements Ledger {
   async #commit(batch: Entry[]): Promise<void> {
     const settlements = unique(batch.flatMap((entry) => (entry.kind === 'settle' ? [entry.settlement] : [])));
     const rejections = unique(batch.flatMap((entry) => (entry.kind === 'reject' ? [entry.rejection] : [])));
-    const outcome = await this.#repository.record({ settlements, rejections });
+    const outcome = await withDeadline(this.#repository.record({ settlements, rejections }), this.#writeTimeoutMs);
     this.#epoch++;
     for (const row of outcome.overLimit)
       this.#log(
@@ -229,15 +241,6 @@ export class StoreLedger implements Ledger {
 
 export function createLedger(store: Store, options?: LedgerOptions): StoreLedger {
   return new StoreLedger(ledgerRepository(store), options);
-}
-
-/** Rejects with DeadlineError when `promise` takes longer than `ms` (it keeps running). */
-function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlineError(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 /** The first entry per key and request id: a request is final once. */

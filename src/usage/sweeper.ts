@@ -11,6 +11,8 @@ export interface SweepOptions {
   now?: Date;
   /** Rows per statement (default 500). */
   batchSize?: number;
+  /** Also delete old rate windows (default true; the heartbeat's frequent sweeps leave that to maintenance). */
+  pruneRateWindows?: boolean;
 }
 
 /**
@@ -33,7 +35,7 @@ export async function sweep(store: Store, options: SweepOptions): Promise<number
     if (finalized < batchSize) break;
   }
   // Per-minute rate windows are only read for the current minute; an hour back is plenty.
-  await pruneRateWindows(store, new Date(now.getTime() - 3_600_000));
+  if (options.pruneRateWindows !== false) await pruneRateWindows(store, new Date(now.getTime() - 3_600_000));
   return total;
 }
 
