@@ -136,7 +136,11 @@ async function proxy(c: Context<HonoEnv>, endpoint: Endpoint, gate: RateGate): P
   }
   const admitted = await admit(
     meter,
-    { noteBudget: (keyId, state, refused) => deps.alerts.note(keyId, state, refused), forgetKey: deps.forgetKey },
+    {
+      noteBudget: (keyId, state, refused) => deps.alerts.note(keyId, state, refused),
+      forgetKey: deps.forgetKey,
+      closeRateGate: (keyId, refusal) => gate.close(keyId, refusal, deps.clock()),
+    },
     caller,
     request,
     outcome.plan,

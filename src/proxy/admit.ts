@@ -15,10 +15,12 @@ export interface Admitted {
   plan: Plan;
 }
 
-/** What admission needs around the meter: budget alerts and the auth cache. */
+/** What admission needs around the meter: budget alerts, the auth cache and the rate gate. */
 export interface AdmitDeps {
   noteBudget: (keyId: string, state: BudgetState, refused: boolean) => void;
   forgetKey: (keyId: string) => void;
+  /** The key's requests for this minute are used up: refuse what it sends before reading it, until the minute ends. */
+  closeRateGate: (keyId: string, refusal: { retryAfterSeconds: number; rpm: number | null; tpm: number | null }) => void;
 }
 
 const DEFAULT_MIN_MAX_TOKENS = 16;
@@ -73,6 +75,8 @@ export async function admit(
     });
   }
   if (result.reason === 'rate_limited') {
+    // Only for requests: a refusal for tokens says nothing about a smaller request.
+    if (result.requestsExhausted) deps.closeRateGate(caller.keyId, result);
     meter.reject('rate_limit_exceeded', { routedModel: plan.servedModel, promptTokens: plan.promptTokens });
     throw rateLimitError(result);
   }
