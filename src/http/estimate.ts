@@ -46,7 +46,7 @@ export function registerEstimateRoute(app: Hono<HonoEnv>, gate: RateGate): void 
     const endpoint: Endpoint =
       'messages' in json ? 'chat.completions' : 'prompt' in json ? 'completions' : 'input' in json ? 'embeddings' : 'chat.completions';
     // The same parsing and planning as the proxy, so the two answers cannot drift apart.
-    const request = parseFor(c, endpoint, json);
+    const request = await parseFor(c, endpoint, json);
     const outcome = await planRequest(deps.config, request, contextPolicyOf(c), defaultMaxTokensOf(c));
     if (!outcome.ok) {
       const model = deps.config.models[request.model]!;

@@ -9,6 +9,7 @@ import { planRequest, upstreamBody } from '../proxy/plan';
 import { type Exchange, relayJson, relayStream, relayUpstreamError } from '../proxy/relay';
 import { type ProxyRequest, parseProxyRequest, UPSTREAM_PATH } from '../proxy/request';
 import { ClientGoneError, callUpstream, type UpstreamExchange } from '../proxy/upstream';
+import { getKey } from '../store/keys';
 import { readJson } from './body';
 import type { RateGate } from './rate-gate';
 import { parseTags } from './tags';
@@ -66,16 +67,29 @@ export function defaultMaxTokensOf(c: Context<HonoEnv>): number | undefined {
   return caller.options.defaultMaxTokens ?? (caller.hasBudget ? c.get('deps').config.gateway.budgetDefaultMaxTokens : undefined);
 }
 
-function allowsModel(caller: Extract<Caller, { kind: 'key' }>, model: string): boolean {
+function allowsModel(caller: { allowedModels: readonly string[] | null }, model: string): boolean {
   return caller.allowedModels === null || caller.allowedModels.includes(model);
 }
 
-export function parseFor(c: Context<HonoEnv>, endpoint: Endpoint, json: unknown): ProxyRequest {
+export async function parseFor(c: Context<HonoEnv>, endpoint: Endpoint, json: unknown): Promise<ProxyRequest> {
   const request = parseProxyRequest(endpoint, json);
-  if (!allowsModel(keyCaller(c), request.model)) {
+  const caller = keyCaller(c);
+  if (!allowsModel(caller, request.model) && !(await allowedNow(c.get('deps'), caller.keyId, request.model))) {
     throw new GatewayError(403, `This key may not use the model '${request.model}'.`, { code: 'model_not_allowed', param: 'model' });
   }
   return request;
+}
+
+/**
+ * The cached auth refused the model, but it may predate a change (on any instance) that allowed
+ * it: the key row itself decides, and a stale entry is dropped. When the database cannot say,
+ * the cached refusal stands.
+ */
+async function allowedNow(deps: Deps, keyId: string, model: string): Promise<boolean> {
+  const key = await getKey(deps.store, keyId).catch(() => null);
+  if (!key || !allowsModel(key, model)) return false;
+  deps.forgetKey(keyId);
+  return true;
 }
 
 /**
@@ -110,7 +124,7 @@ async function proxy(c: Context<HonoEnv>, endpoint: Endpoint, gate: RateGate): P
   if (refused) throw rateLimitError(refused);
   const started = deps.clock();
   const startedAt = deps.now();
-  const request = parseFor(c, endpoint, await readJson(c));
+  const request = await parseFor(c, endpoint, await readJson(c));
   const meter = new Meter(
     deps.ledger,
     {
