@@ -52,11 +52,14 @@ export function registerEstimateRoute(app: Hono<HonoEnv>, gate: RateGate): void 
       const model = deps.config.models[request.model]!;
       const price = await deps.currentPrice(request.model, deps.now());
       const completionMax = request.requestedMaxTokens ?? 0;
-      const cost = costOf(price, { promptTokens: outcome.promptTokens, completionTokens: completionMax * request.choices });
+      // Every choice of every prompt, as for a request that fits.
+      const completionTokensMax = completionMax * request.choices * outcome.prompts;
+      const cost = costOf(price, { promptTokens: outcome.promptTokens, completionTokens: completionTokensMax });
       return c.json({
         model: request.model,
         promptTokens: outcome.promptTokens,
         maxCompletionTokens: completionMax,
+        completionTokensMax,
         contextWindow: model.contextWindow,
         fits: false,
         routedModel: null,
