@@ -5,7 +5,7 @@ import { badRequest, GatewayError, ledgerUnavailable } from '../errors';
 import { type Endpoint, LedgerUnavailableError, Meter } from '../ledger';
 import { formatUsd } from '../pricing';
 import { admit, rateLimitError } from '../proxy/admit';
-import { planRequest, upstreamBody } from '../proxy/plan';
+import { type PlanOutcome, planRequest, upstreamBody } from '../proxy/plan';
 import { type Exchange, relayJson, relayStream, relayUpstreamError } from '../proxy/relay';
 import { type ProxyRequest, parseProxyRequest, UPSTREAM_PATH } from '../proxy/request';
 import { ClientGoneError, callUpstream, type UpstreamExchange } from '../proxy/upstream';
@@ -142,12 +142,23 @@ async function proxy(c: Context<HonoEnv>, endpoint: Endpoint, gate: RateGate): P
     deps,
   );
 
-  const outcome = await planRequest(deps.config, request, contextPolicyOf(c), defaultMaxTokensOf(c));
-  if (!outcome.ok) {
+  // Refused after counting (context, size) or part-way through it (input that cannot be counted):
+  // the counting was work, so the refusal counts against rpm and is recorded.
+  const refuse = async (error: GatewayError, promptTokens: number | null) => {
     const rateError = await meterRate(deps, gate, caller.keyId, requestId, startedAt);
-    meter.reject(rateError ? 'rate_limit_exceeded' : (outcome.error.code ?? 'rejected'), { promptTokens: outcome.promptTokens });
-    throw rateError ?? outcome.error;
+    meter.reject(rateError ? 'rate_limit_exceeded' : (error.code ?? 'rejected'), { promptTokens });
+    return rateError ?? error;
+  };
+  const policy = contextPolicyOf(c);
+  const defaultMaxTokens = defaultMaxTokensOf(c);
+  let outcome: PlanOutcome;
+  try {
+    outcome = await planRequest(deps.config, request, policy, defaultMaxTokens);
+  } catch (error) {
+    if (error instanceof GatewayError && error.code === 'uncountable_input') throw await refuse(error, null);
+    throw error;
   }
+  if (!outcome.ok) throw await refuse(outcome.error, outcome.promptTokens);
   const admitted = await admit(
     meter,
     {
