@@ -46,17 +46,20 @@ export function registerEstimateRoute(app: Hono<HonoEnv>, gate: RateGate): void 
     const endpoint: Endpoint =
       'messages' in json ? 'chat.completions' : 'prompt' in json ? 'completions' : 'input' in json ? 'embeddings' : 'chat.completions';
     // The same parsing and planning as the proxy, so the two answers cannot drift apart.
-    const request = parseFor(c, endpoint, json);
+    const request = await parseFor(c, endpoint, json);
     const outcome = await planRequest(deps.config, request, contextPolicyOf(c), defaultMaxTokensOf(c));
     if (!outcome.ok) {
       const model = deps.config.models[request.model]!;
       const price = await deps.currentPrice(request.model, deps.now());
       const completionMax = request.requestedMaxTokens ?? 0;
-      const cost = costOf(price, { promptTokens: outcome.promptTokens, completionTokens: completionMax * request.choices });
+      // Every choice of every prompt, as for a request that fits.
+      const completionTokensMax = completionMax * request.choices * outcome.prompts;
+      const cost = costOf(price, { promptTokens: outcome.promptTokens, completionTokens: completionTokensMax });
       return c.json({
         model: request.model,
         promptTokens: outcome.promptTokens,
         maxCompletionTokens: completionMax,
+        completionTokensMax,
         contextWindow: model.contextWindow,
         fits: false,
         routedModel: null,

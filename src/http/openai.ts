@@ -5,10 +5,11 @@ import { badRequest, GatewayError, ledgerUnavailable } from '../errors';
 import { type Endpoint, LedgerUnavailableError, Meter } from '../ledger';
 import { formatUsd } from '../pricing';
 import { admit, rateLimitError } from '../proxy/admit';
-import { planRequest, upstreamBody } from '../proxy/plan';
+import { type PlanOutcome, planRequest, upstreamBody } from '../proxy/plan';
 import { type Exchange, relayJson, relayStream, relayUpstreamError } from '../proxy/relay';
 import { type ProxyRequest, parseProxyRequest, UPSTREAM_PATH } from '../proxy/request';
 import { ClientGoneError, callUpstream, type UpstreamExchange } from '../proxy/upstream';
+import { getKey } from '../store/keys';
 import { readJson } from './body';
 import type { RateGate } from './rate-gate';
 import { parseTags } from './tags';
@@ -66,16 +67,29 @@ export function defaultMaxTokensOf(c: Context<HonoEnv>): number | undefined {
   return caller.options.defaultMaxTokens ?? (caller.hasBudget ? c.get('deps').config.gateway.budgetDefaultMaxTokens : undefined);
 }
 
-function allowsModel(caller: Extract<Caller, { kind: 'key' }>, model: string): boolean {
+function allowsModel(caller: { allowedModels: readonly string[] | null }, model: string): boolean {
   return caller.allowedModels === null || caller.allowedModels.includes(model);
 }
 
-export function parseFor(c: Context<HonoEnv>, endpoint: Endpoint, json: unknown): ProxyRequest {
+export async function parseFor(c: Context<HonoEnv>, endpoint: Endpoint, json: unknown): Promise<ProxyRequest> {
   const request = parseProxyRequest(endpoint, json);
-  if (!allowsModel(keyCaller(c), request.model)) {
+  const caller = keyCaller(c);
+  if (!allowsModel(caller, request.model) && !(await allowedNow(c.get('deps'), caller.keyId, request.model))) {
     throw new GatewayError(403, `This key may not use the model '${request.model}'.`, { code: 'model_not_allowed', param: 'model' });
   }
   return request;
+}
+
+/**
+ * The cached auth refused the model, but it may predate a change (on any instance) that allowed
+ * it: the key row itself decides, and a stale entry is dropped. When the database cannot say,
+ * the cached refusal stands.
+ */
+async function allowedNow(deps: Deps, keyId: string, model: string): Promise<boolean> {
+  const key = await getKey(deps.store, keyId).catch(() => null);
+  if (!key || !allowsModel(key, model)) return false;
+  deps.forgetKey(keyId);
+  return true;
 }
 
 /**
@@ -110,7 +124,7 @@ async function proxy(c: Context<HonoEnv>, endpoint: Endpoint, gate: RateGate): P
   if (refused) throw rateLimitError(refused);
   const started = deps.clock();
   const startedAt = deps.now();
-  const request = parseFor(c, endpoint, await readJson(c));
+  const request = await parseFor(c, endpoint, await readJson(c));
   const meter = new Meter(
     deps.ledger,
     {
@@ -128,15 +142,30 @@ async function proxy(c: Context<HonoEnv>, endpoint: Endpoint, gate: RateGate): P
     deps,
   );
 
-  const outcome = await planRequest(deps.config, request, contextPolicyOf(c), defaultMaxTokensOf(c));
-  if (!outcome.ok) {
+  // Refused after counting (context, size) or part-way through it (input that cannot be counted):
+  // the counting was work, so the refusal counts against rpm and is recorded.
+  const refuse = async (error: GatewayError, promptTokens: number | null) => {
     const rateError = await meterRate(deps, gate, caller.keyId, requestId, startedAt);
-    meter.reject(rateError ? 'rate_limit_exceeded' : (outcome.error.code ?? 'rejected'), { promptTokens: outcome.promptTokens });
-    throw rateError ?? outcome.error;
+    meter.reject(rateError ? 'rate_limit_exceeded' : (error.code ?? 'rejected'), { promptTokens });
+    return rateError ?? error;
+  };
+  const policy = contextPolicyOf(c);
+  const defaultMaxTokens = defaultMaxTokensOf(c);
+  let outcome: PlanOutcome;
+  try {
+    outcome = await planRequest(deps.config, request, policy, defaultMaxTokens);
+  } catch (error) {
+    if (error instanceof GatewayError && error.code === 'uncountable_input') throw await refuse(error, null);
+    throw error;
   }
+  if (!outcome.ok) throw await refuse(outcome.error, outcome.promptTokens);
   const admitted = await admit(
     meter,
-    { noteBudget: (keyId, state, refused) => deps.alerts.note(keyId, state, refused), forgetKey: deps.forgetKey },
+    {
+      noteBudget: (keyId, state, refused) => deps.alerts.note(keyId, state, refused),
+      forgetKey: deps.forgetKey,
+      closeRateGate: (keyId, refusal) => gate.close(keyId, refusal, deps.clock()),
+    },
     caller,
     request,
     outcome.plan,

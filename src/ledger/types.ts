@@ -62,7 +62,15 @@ export type AdmitResult =
       failOpen?: boolean;
     }
   | { admitted: false; reason: 'insufficient_quota'; price: Price; reservedCost: Money; budget: BudgetState }
-  | { admitted: false; reason: 'rate_limited'; retryAfterSeconds: number; rpm: number | null; tpm: number | null }
+  | {
+      admitted: false;
+      reason: 'rate_limited';
+      retryAfterSeconds: number;
+      rpm: number | null;
+      tpm: number | null;
+      /** The minute's requests are used up (not only its tokens): nothing the key sends can pass before it ends. */
+      requestsExhausted: boolean;
+    }
   /** Unknown, revoked or expired. */
   | { admitted: false; reason: 'key_revoked' }
   /** The key lost the `proxy` scope or the model since auth cached it. */

@@ -14,10 +14,12 @@ export interface Admitted {
   plan: Plan;
 }
 
-/** What admission needs around the meter: budget alerts and the auth cache. */
+/** What admission needs around the meter: budget alerts, the auth cache and the rate gate. */
 export interface AdmitDeps {
   noteBudget: (keyId: string, state: BudgetState, refused: boolean) => void;
   forgetKey: (keyId: string) => void;
+  /** The key's requests for this minute are used up: refuse what it sends before reading it, until the minute ends. */
+  closeRateGate: (keyId: string, refusal: { retryAfterSeconds: number; rpm: number | null; tpm: number | null }) => void;
 }
 
 /** What admission needs to know of the key: its id and its shrinkMaxTokens options. */
@@ -72,6 +74,8 @@ export async function admit(meter: Meter, deps: AdmitDeps, caller: AdmittedKey, 
     });
   }
   if (result.reason === 'rate_limited') {
+    // Only for requests: a refusal for tokens says nothing about a smaller request.
+    if (result.requestsExhausted) deps.closeRateGate(caller.keyId, result);
     meter.reject('rate_limit_exceeded', { routedModel: plan.servedModel, promptTokens: plan.promptTokens });
     throw rateLimitError(result);
   }

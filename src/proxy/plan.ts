@@ -32,7 +32,10 @@ export interface Plan {
   counter: Counter;
 }
 
-export type PlanOutcome = { ok: true; plan: Plan } | { ok: false; error: GatewayError; promptTokens: number };
+export type PlanOutcome =
+  | { ok: true; plan: Plan }
+  /** Refused before admission: the prompt tokens counted (every prompt of a batch) and how many prompts there were. */
+  | { ok: false; error: GatewayError; promptTokens: number; prompts: number };
 
 export function resolveModel(config: Config, name: string): ModelConfig {
   // Own properties only: a model named `__proto__` or `constructor` is just unknown.
@@ -87,7 +90,7 @@ export async function planRequest(
       code: 'context_length_exceeded',
       param: paramOf(request),
     });
-    return { ok: false, error, promptTokens: totalOf(first) };
+    return { ok: false, error, promptTokens: totalOf(first), prompts: first.perPrompt.length };
   }
   const served = candidates.find((candidate) => candidate.name === decision.served.name)!;
   const prompts = served.perPrompt.length;
@@ -99,7 +102,7 @@ export async function planRequest(
       `This request could make the backend read and generate up to ${promptTokens + completionCap} tokens (${prompts} prompt(s) × ${request.choices} choice(s) × ${decision.maxCompletionTokens} completion tokens, plus ${promptTokens} prompt tokens), more than the ${MAX_REQUEST_TOKENS} one request may reserve. Split it.`,
       { code: 'request_too_large', param: paramOf(request) },
     );
-    return { ok: false, error, promptTokens };
+    return { ok: false, error, promptTokens, prompts };
   }
   return {
     ok: true,

@@ -97,12 +97,16 @@ export function parseProxyRequest(endpoint: Endpoint, json: unknown): ProxyReque
   if (user !== undefined && user !== null && typeof user !== 'string')
     throw badRequest("Invalid type for 'user': expected a string.", 'user', 'invalid_type');
 
-  // Chat backends read max_completion_tokens first, then max_tokens (vLLM); completions read only max_tokens.
-  const maxCompletion = endpoint === 'chat.completions' ? optionalCount(json, 'max_completion_tokens') : undefined;
+  // Chat backends read max_completion_tokens first, then max_tokens (vLLM), and so does the gateway.
+  // Completions backends read only max_tokens (upstreamBody sends the cap there), but a client's
+  // max_completion_tokens is still the cap it asked for: the smaller of the two holds.
+  const maxCompletion = optionalCount(json, 'max_completion_tokens');
   const maxTokens = optionalCount(json, 'max_tokens');
-  if (endpoint !== 'chat.completions') optionalCount(json, 'max_completion_tokens'); // still a number if present
-  const requested = maxCompletion ?? maxTokens;
-  const capField = maxCompletion !== undefined ? 'max_completion_tokens' : 'max_tokens';
+  const capField =
+    maxCompletion !== undefined && (endpoint === 'chat.completions' || maxTokens === undefined || maxCompletion < maxTokens)
+      ? 'max_completion_tokens'
+      : 'max_tokens';
+  const requested = capField === 'max_completion_tokens' ? maxCompletion : maxTokens;
   if (requested !== undefined && requested < 1) throw badRequest(`Invalid '${capField}': must be at least 1.`, capField, 'invalid_value');
   const n = optionalCount(json, 'n') ?? 1;
   if (n < 1 || n > MAX_CHOICES) throw badRequest(`Invalid 'n': must be between 1 and ${MAX_CHOICES}.`, 'n', 'invalid_value');

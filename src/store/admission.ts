@@ -32,6 +32,7 @@ interface AdmitRow extends Record<string, unknown> {
   reserved_cost: string | null;
   budgeted: boolean;
   rate_ok: boolean;
+  requests_exhausted: boolean;
   admitted: boolean;
   limit_cost: string | null;
   limit_tokens: string | null;
@@ -155,6 +156,12 @@ const ADMIT = compile<AdmitValues>(sql`
       price.reserved_cost::text AS reserved_cost,
       EXISTS (SELECT 1 FROM budget) AS budgeted,
       (SELECT ok FROM rate_ok) AS rate_ok,
+      -- Refused with the minute's requests used up (not only its tokens): nothing the key sends can
+      -- pass before the minute ends. As this statement's snapshot saw it; evaluated only when refused.
+      (NOT (SELECT ok FROM rate_ok) AND EXISTS (
+        SELECT 1 FROM rate_windows rw JOIN the_key k ON k.id = rw.key_id
+        WHERE rw.minute_start = date_trunc('minute', ${p('startedAt')}::timestamptz) AND k.rpm IS NOT NULL AND rw.requests >= k.rpm
+      )) AS requests_exhausted,
       EXISTS (SELECT 1 FROM event) AS admitted,
       budget.limit_cost::text AS limit_cost, budget.limit_tokens::text AS limit_tokens,
       budget.soft_threshold_pct, ${epochMs(sql`budget.window_start`)} AS window_start_ms,
@@ -221,7 +228,12 @@ export async function admitRequest(ex: Executor, a: Admission, options: AdmitOpt
     effectiveFrom: new Date(row.effective_from_ms!),
   };
   const reservedCost = BigInt(row.reserved_cost!);
-  if (!row.rate_ok) return rateLimited(a.startedAt, row.rpm, row.tpm === null ? null : Number(row.tpm));
+  if (!row.rate_ok) {
+    return {
+      ...rateLimited(a.startedAt, row.rpm, row.tpm === null ? null : Number(row.tpm)),
+      requestsExhausted: row.requests_exhausted === true,
+    };
+  }
   const budget = row.budgeted ? budgetStateOf(row) : null;
   if (row.admitted) return { admitted: true, price, reservedCost, budget };
   if (!budget) throw new Error(`admission of ${a.requestId} wrote nothing although the key has no budget`);
