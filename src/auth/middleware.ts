@@ -34,7 +34,9 @@ export function requireScope(scope: Scope): MiddlewareHandler<HonoEnv> {
     }
     // The proxy path uses cached auth (admission re-checks the key in the same statement that
     // reserves); every other scope is checked against the database on each request.
-    const caller = await deps.findKey(hash, { fresh: scope !== 'proxy' });
+    let caller = await deps.findKey(hash, { fresh: scope !== 'proxy' });
+    // A cached answer may predate a scope granted on another instance: a refusal is re-checked.
+    if (caller && !caller.scopes.includes(scope) && scope === 'proxy') caller = await deps.findKey(hash, { fresh: true });
     if (!caller) throw unauthorized();
     if (!caller.scopes.includes(scope)) {
       throw new GatewayError(403, `This key does not have the '${scope}' scope.`, { code: 'insufficient_scope' });

@@ -63,6 +63,19 @@ describe.each(databases)('key changes bind every instance at once, on $name', (d
     expect(backend.received).toHaveLength(0);
   });
 
+  test('the proxy scope given back: the other instance, which refused the key a moment ago, serves its next request', async () => {
+    const { id, key } = await warmKey({ scopes: ['proxy', 'reports'] });
+    await change(id, { scopes: ['reports'] });
+    // The serving instance sees the key without `proxy` now, by admission and then by auth.
+    expect((await errorOf(await chat(key))).status).toBe(403);
+    expect((await errorOf(await chat(key))).status).toBe(403);
+    await change(id, { scopes: ['proxy', 'reports'] });
+    const response = await chat(key);
+    expect(response.status).toBe(200);
+    await response.text();
+    expect(backend.received).toHaveLength(1);
+  });
+
   test('the model taken away: the next request for it on the other instance is 403', async () => {
     const { id, key } = await warmKey();
     await change(id, { allowedModels: ['gpt-4-32k'] });
