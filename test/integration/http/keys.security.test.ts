@@ -2,25 +2,27 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { sha256Hex } from '../../../src/auth';
 import { type FakeVllm, startFakeVllm } from '../../doubles/fake-vllm';
-import { ADMIN_TOKEN, startTestGateway, type TestGateway, testConfig } from '../../support/gateway';
+import { buildTestApp, type TestApp } from '../../support/app';
+import { ADMIN_TOKEN, testConfig } from '../../support/gateway';
 import { databases } from '../support/databases';
 
 describe.each(databases)('API keys on $name', (database) => {
   let backend: FakeVllm;
-  let gateway: TestGateway;
+  // Driven in process with app.request: nothing here needs the gateway on a port.
+  let gateway: TestApp;
 
   beforeAll(async () => {
     backend = await startFakeVllm();
-    gateway = await startTestGateway({ store: await database.open(), config: testConfig(backend.url) });
+    gateway = await buildTestApp({ store: await database.open(), config: testConfig(backend.url) });
   });
   afterAll(async () => {
-    await gateway?.stop();
+    await gateway?.flush();
     await gateway?.store.close();
     await backend?.close();
   });
 
-  const call = (key: string, path = '/v1/models', init: RequestInit = {}) =>
-    fetch(`${gateway.url}${path}`, { ...init, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' } });
+  const call = async (key: string, path = '/v1/models', init: RequestInit = {}) =>
+    gateway.app.request(path, { ...init, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' } });
 
   test('unknown, revoked, expired and malformed keys all get one identical 401', async () => {
     const revoked = await gateway.createKey({ name: 'to revoke' });
@@ -33,7 +35,7 @@ describe.each(databases)('API keys on $name', (database) => {
       const response = await call(key);
       answers.push({ status: response.status, body: await response.text() });
     }
-    const noHeader = await fetch(`${gateway.url}/v1/models`);
+    const noHeader = await gateway.app.request('/v1/models');
     answers.push({ status: noHeader.status, body: await noHeader.text() });
     expect(new Set(answers.map((a) => JSON.stringify(a))).size).toBe(1);
     expect(answers[0]!.status).toBe(401);
