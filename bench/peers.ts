@@ -21,6 +21,12 @@ import { median, printTable } from './lib/table';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const TTFB_SAMPLES = Number(process.env.BENCH_TTFB_SAMPLES ?? 300);
+/** Only the targets (and shapes) whose names contain one of these comma-separated words. */
+const ONLY_TARGETS = process.env.BENCH_TARGETS?.split(',');
+const ONLY_SHAPES = process.env.BENCH_SHAPES?.split(',');
+/** Extra environment for the tollgate processes (e.g. BENCH_TOLLGATE_ENV='{"TOLLGATE_DURABLE_ADMISSIONS":"1"}'). */
+const TOLLGATE_ENV = JSON.parse(process.env.BENCH_TOLLGATE_ENV ?? '{}') as Record<string, string>;
+const wanted = (name: string, only: string[] | undefined) => !only || only.some((word) => name.includes(word));
 const run = promisify(execFile);
 const work = mkdtempSync(join(tmpdir(), 'tollgate-peers-'));
 
@@ -183,7 +189,7 @@ async function tollgate(
   upstreamUrl: string,
   env: Record<string, string>,
 ): Promise<{ target: Target; stop: () => Promise<void> }> {
-  const gateway = await startGatewayProcess({ env, config: defaultConfigInput(upstreamUrl) });
+  const gateway = await startGatewayProcess({ env: { ...TOLLGATE_ENV, ...env }, config: defaultConfigInput(upstreamUrl) });
   const headers = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
   const created = (await (
     await fetch(`${gateway.url}/admin/keys`, { method: 'POST', headers, body: JSON.stringify({ name: 'bench' }) })
@@ -212,6 +218,8 @@ interface Cell {
   rps: number[];
   cpuMs: number[];
   pgCpuMs: number[];
+  cpuMsOne: number[];
+  pgCpuMsOne: number[];
   rssMiB: number[];
   failures: number;
 }
@@ -258,17 +266,26 @@ async function main() {
   const cells = new Map<string, Cell>();
   const cell = (target: Target, shape: Shape) => {
     const key = `${target.name}|${shape.name}`;
-    if (!cells.has(key)) cells.set(key, { p50Ms: [], ttfbMs: [], rps: [], cpuMs: [], pgCpuMs: [], rssMiB: [], failures: 0 });
+    if (!cells.has(key))
+      cells.set(key, { p50Ms: [], ttfbMs: [], rps: [], cpuMs: [], pgCpuMs: [], cpuMsOne: [], pgCpuMsOne: [], rssMiB: [], failures: 0 });
     return cells.get(key)!;
   };
+  const shapes = SHAPES.filter((shape) => wanted(shape.name, ONLY_SHAPES));
   for (let round = 0; round < ROUNDS; round++) {
     // Alternate the order each round, so drift does not favour whoever goes first.
-    const order = round % 2 === 0 ? targets : [...targets].reverse();
+    const order = (round % 2 === 0 ? targets : [...targets].reverse()).filter(
+      (target, index) => index === 0 || wanted(target.name, ONLY_TARGETS),
+    );
     for (const target of order) {
-      for (const shape of SHAPES) {
+      for (const shape of shapes) {
         const c = cell(target, shape);
+        const cpuBeforeOne = target.pgid ? groupCpuSeconds(target.pgid) : 0;
+        const pgBeforeOne = postgresCpuSeconds();
         const one = await wrk(target, shape, 1);
         c.p50Ms.push(one.p50Ms);
+        const servedOne = one.rps * SECONDS;
+        if (target.pgid) c.cpuMsOne.push(((groupCpuSeconds(target.pgid) - cpuBeforeOne) * 1000) / Math.max(servedOne, 1));
+        if (target.countsPostgres) c.pgCpuMsOne.push(((postgresCpuSeconds() - pgBeforeOne) * 1000) / Math.max(servedOne, 1));
         if (shape.stream) c.ttfbMs.push(await ttfbP50(target, shape).catch(() => Number.NaN));
         const cpuBefore = target.pgid ? groupCpuSeconds(target.pgid) : 0;
         const pgBefore = postgresCpuSeconds();
@@ -292,37 +309,54 @@ async function main() {
       : values.length === 1
         ? values[0]!.toFixed(digits)
         : `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
-  for (const shape of SHAPES) {
+  for (const shape of shapes) {
     const direct = cells.get(`${targets[0]!.name}|${shape.name}`)!;
-    const portkeyCell = cells.get(`${targets[1]!.name}|${shape.name}`)!;
-    const rows = targets.map((target) => {
-      const c = cells.get(`${target.name}|${shape.name}`)!;
+    const portkeyCell = cells.get(`${targets[1]!.name}|${shape.name}`);
+    const rows = targets.flatMap((target) => {
+      const c = cells.get(`${target.name}|${shape.name}`);
+      if (!c) return [];
       const failed = c.failures > 0 ? ` (${c.failures} failed)` : '';
       return [
-        target.name + failed,
-        spread(c.p50Ms, 2),
-        target === targets[0]
-          ? ''
-          : spread(
-              c.p50Ms.map((v, i) => v - direct.p50Ms[i]!),
-              2,
-            ),
-        shape.stream
-          ? spread(
-              c.ttfbMs.map((v, i) => v - (direct.ttfbMs[i] ?? Number.NaN)),
-              2,
-            )
-          : '',
-        spread(c.rps, 0),
-        target === targets[0] || target === targets[1] ? '' : `${(median(c.rps) / median(portkeyCell.rps)).toFixed(2)}×`,
-        spread(c.cpuMs, 2),
-        spread(c.pgCpuMs, 2),
-        spread(c.rssMiB, 0),
+        [
+          target.name + failed,
+          spread(c.p50Ms, 2),
+          target === targets[0]
+            ? ''
+            : spread(
+                c.p50Ms.map((v, i) => v - direct.p50Ms[i]!),
+                2,
+              ),
+          shape.stream
+            ? spread(
+                c.ttfbMs.map((v, i) => v - (direct.ttfbMs[i] ?? Number.NaN)),
+                2,
+              )
+            : '',
+          spread(c.rps, 0),
+          target === targets[0] || target === targets[1] || !portkeyCell ? '' : `${(median(c.rps) / median(portkeyCell.rps)).toFixed(2)}×`,
+          spread(c.cpuMsOne, 2),
+          spread(c.pgCpuMsOne, 2),
+          spread(c.cpuMs, 2),
+          spread(c.pgCpuMs, 2),
+          spread(c.rssMiB, 0),
+        ],
       ];
     });
     printTable(
       `${shape.name}: ${SECONDS} s per cell, ${ROUNDS} round(s), wrk -t1 (ranges across rounds)`,
-      ['target', 'p50 @1 ms', 'added p50', 'added TTFB', 'req/s @64', 'vs Portkey', 'CPU ms/req', 'Postgres ms/req', 'RSS MiB'],
+      [
+        'target',
+        'p50 @1 ms',
+        'added p50',
+        'added TTFB',
+        'req/s @64',
+        'vs Portkey',
+        'CPU/req @1',
+        'PG/req @1',
+        'CPU/req @64',
+        'PG/req @64',
+        'RSS MiB',
+      ],
       rows,
     );
   }
