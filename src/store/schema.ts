@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import {
   type AnyPgColumn,
   bigint,
+  bigserial,
   boolean,
   check,
   date,
@@ -59,6 +60,8 @@ export const apiKeys = pgTable('api_keys', {
   options: jsonb('options').$type<KeyOptions>().notNull().default({}),
   /** The team (cost center) billed for this key's usage from now on. */
   teamId: text('team_id').references((): AnyPgColumn => teams.id),
+  /** For a `reports` key: the teams whose usage it may read; null: every team (and usage in no team). */
+  reportTeams: text('report_teams').array(),
   createdAt: instant('created_at').notNull().defaultNow(),
   expiresAt: instant('expires_at'),
   revokedAt: instant('revoked_at'),
@@ -129,13 +132,18 @@ export const budgetWindows = pgTable(
 );
 
 /** Cost centers: keys belong to at most one; each ledger row records the team it was billed under. */
-export const teams = pgTable('teams', {
-  id: text('id').primaryKey(),
-  name: text('name').notNull(),
-  /** The finance system's code for it, if any. */
-  costCenter: text('cost_center'),
-  createdAt: instant('created_at').notNull().defaultNow(),
-});
+export const teams = pgTable(
+  'teams',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    /** The finance system's code for it, if any. */
+    costCenter: text('cost_center'),
+    createdAt: instant('created_at').notNull().defaultNow(),
+  },
+  // Two teams of one name would make a chargeback ambiguous.
+  (table) => [uniqueIndex('teams_name_idx').on(table.name)],
+);
 
 /**
  * One row per request: `pending` from admission until its final row. Request ids are unique per
@@ -294,5 +302,115 @@ export const budgetAlerts = pgTable(
   (table) => [
     uniqueIndex('budget_alerts_once_idx').on(table.keyId, table.windowStart, table.kind),
     check('budget_alerts_kind', sql`${table.kind} IN (${sql.raw(sqlList(ALERT_KINDS))})`),
+  ],
+);
+
+/**
+ * A closed accounting period (a month in `timezone`). Closing issues one statement per team; the
+ * row and its statements never change afterwards (a trigger refuses UPDATE and DELETE).
+ */
+export const reportPeriods = pgTable('report_periods', {
+  /** `yyyy-mm`. */
+  period: text('period').primaryKey(),
+  timezone: text('timezone').notNull(),
+  periodStart: instant('period_start').notNull(),
+  periodEnd: instant('period_end').notNull(),
+  closedAt: instant('closed_at').notNull().defaultNow(),
+  /** `operator`, or the key that closed it. */
+  closedBy: text('closed_by').notNull(),
+});
+
+/** The kinds of statement line: usage of the statement's own period, or late usage of an earlier closed one. */
+export const STATEMENT_LINE_KINDS = ['usage', 'adjustment'] as const;
+export type StatementLineKind = (typeof STATEMENT_LINE_KINDS)[number];
+
+/** A team's chargeback statement for a closed period, as issued: immutable, with a hash of its content. */
+export const statements = pgTable(
+  'statements',
+  {
+    id: text('id').primaryKey(),
+    period: text('period')
+      .notNull()
+      .references(() => reportPeriods.period),
+    /** '' for usage of keys in no team. */
+    teamId: text('team_id').notNull(),
+    currency: text('currency').notNull().default('USD'),
+    requests: bigint('requests', { mode: 'number' }).notNull(),
+    promptTokens: bigint('prompt_tokens', { mode: 'number' }).notNull(),
+    completionTokens: bigint('completion_tokens', { mode: 'number' }).notNull(),
+    /** Picodollars, usage and adjustment lines together. */
+    cost: numeric('cost', { precision: 38, scale: 0 }).notNull(),
+    generatedAt: instant('generated_at').notNull(),
+    /** The statement document exactly as issued (lines, totals, names as they were). */
+    content: jsonb('content').$type<Record<string, unknown>>().notNull(),
+    /** SHA-256 hex of the canonical JSON of `content`. */
+    contentHash: text('content_hash').notNull(),
+  },
+  (table) => [uniqueIndex('statements_period_team_idx').on(table.period, table.teamId)],
+);
+
+/**
+ * The lines of issued statements, one per key and model (and, for adjustments, per earlier
+ * period): what has been booked for each period so far, so late usage is the ledger minus this.
+ */
+export const statementLines = pgTable(
+  'statement_lines',
+  {
+    statementId: text('statement_id')
+      .notNull()
+      .references(() => statements.id),
+    lineNo: integer('line_no').notNull(),
+    kind: text('kind').$type<StatementLineKind>().notNull(),
+    /** The period the usage happened in (the statement's own for `usage` lines). */
+    usagePeriod: text('usage_period').notNull(),
+    teamId: text('team_id').notNull(),
+    keyId: text('key_id').notNull(),
+    model: text('model').notNull(),
+    requests: bigint('requests', { mode: 'number' }).notNull(),
+    promptTokens: bigint('prompt_tokens', { mode: 'number' }).notNull(),
+    completionTokens: bigint('completion_tokens', { mode: 'number' }).notNull(),
+    cost: numeric('cost', { precision: 38, scale: 0 }).notNull(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.statementId, table.lineNo] }),
+    index('statement_lines_usage_period_idx').on(table.usagePeriod, table.teamId, table.keyId, table.model),
+    check('statement_lines_kind', sql`${table.kind} IN (${sql.raw(sqlList(STATEMENT_LINE_KINDS))})`),
+  ],
+);
+
+/** What operators (and report exports) did, for the audit log. */
+export const AUDIT_ACTIONS = [
+  'key.create',
+  'key.update',
+  'key.revoke',
+  'key.rotate',
+  'key.move',
+  'budget.set',
+  'budget.delete',
+  'price.add',
+  'team.create',
+  'team.update',
+  'period.close',
+  'report.export',
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+/** Append-only (a trigger refuses UPDATE and DELETE): who did what to which thing, when. */
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    at: instant('at').notNull().defaultNow(),
+    /** `operator`, or the id of the key that acted. */
+    actor: text('actor').notNull(),
+    action: text('action').$type<AuditAction>().notNull(),
+    /** The id acted on (key, team, model, period, report). */
+    target: text('target'),
+    detail: jsonb('detail').$type<Record<string, unknown>>().notNull().default({}),
+    requestId: text('request_id'),
+  },
+  (table) => [
+    index('audit_log_at_idx').on(table.at),
+    check('audit_log_action', sql`${table.action} IN (${sql.raw(sqlList(AUDIT_ACTIONS))})`),
   ],
 );
