@@ -211,6 +211,8 @@ export const usageEvents = pgTable(
     index('usage_events_pending_idx').on(table.startedAt).where(sql`${table.status} = 'pending'`),
     index('usage_events_key_id_started_at_idx').on(table.keyId, table.startedAt),
     index('usage_events_started_at_idx').on(table.startedAt, table.keyId, table.requestId),
+    // Rows that became final after an instant: what a compacted segment has not counted yet (reports).
+    index('usage_events_recorded_at_idx').on(table.recordedAt),
     check('usage_events_status', sql`${table.status} IN (${sql.raw(sqlList(REQUEST_STATUSES))})`),
     check('usage_events_usage_source', sql`${table.usageSource} IN (${sql.raw(sqlList(USAGE_SOURCES))})`),
   ],
@@ -412,5 +414,46 @@ export const auditLog = pgTable(
   (table) => [
     index('audit_log_at_idx').on(table.at),
     check('audit_log_action', sql`${table.action} IN (${sql.raw(sqlList(AUDIT_ACTIONS))})`),
+  ],
+);
+
+/**
+ * Compacted usage: the rollup summed over a segment (a local day of some time zone a report asked
+ * for), per team, key, model, status and tag set, counting exactly the rows recorded at or before
+ * the segment's `through`. A report adds the rows recorded after it, read from the ledger by
+ * `recorded_at`, so a compacted segment is never stale, only incomplete in a way that is known.
+ */
+export const usageCompactSegments = pgTable(
+  'usage_compact_segments',
+  {
+    segmentStart: instant('segment_start').notNull(),
+    segmentEnd: instant('segment_end').notNull(),
+    /** usage_compact holds the segment's rows with recorded_at <= through (or null). */
+    through: instant('through').notNull(),
+    compactedAt: instant('compacted_at').notNull().defaultNow(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.segmentStart, table.segmentEnd] }),
+    index('usage_compact_segments_through_idx').on(table.through),
+  ],
+);
+
+export const usageCompact = pgTable(
+  'usage_compact',
+  {
+    segmentStart: instant('segment_start').notNull(),
+    segmentEnd: instant('segment_end').notNull(),
+    teamId: text('team_id').notNull().default(''),
+    keyId: text('key_id').notNull(),
+    model: text('model').notNull(),
+    status: text('status').$type<RequestStatus>().notNull(),
+    tags: jsonb('tags').$type<Record<string, string>>().notNull().default({}),
+    requests: bigint('requests', { mode: 'number' }).notNull(),
+    promptTokens: bigint('prompt_tokens', { mode: 'number' }).notNull(),
+    completionTokens: bigint('completion_tokens', { mode: 'number' }).notNull(),
+    cost: numeric('cost', { precision: 38, scale: 0 }).notNull(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.segmentStart, table.segmentEnd, table.keyId, table.model, table.status, table.tags, table.teamId] }),
   ],
 );
