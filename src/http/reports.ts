@@ -30,7 +30,7 @@ export function registerReportRoutes(app: Hono<HonoEnv>): void {
     const { deps } = c.var;
     const format = reportFormat(c);
     const scope = await reportScope(c);
-    const report = await usageReport(deps.store, parseUsageSpec(c.req.queries()), scope, deps.now());
+    const report = await usageReport(deps.store, parseUsageSpec(c.req.queries()), scope, deps.now(), { compact: deps.store });
     if (format === 'json') return c.json(usageReportJson(report));
     const { rows: _rows, columns: _columns, ...meta } = usageReportJson(report);
     return csvResponse(c, { name: 'usage', meta, columns: report.columns, pages: [report.rows] }, scope);
@@ -70,7 +70,7 @@ export function registerReportRoutes(app: Hono<HonoEnv>): void {
     const format = reportFormat(c);
     const scope = await reportScope(c);
     const body = parseWith(repriceSchema, await readJson(c));
-    const preview = await repricePreview(deps.store, body, scope, deps.now());
+    const preview = await repricePreview(deps.store, body, scope, deps.now(), { compact: deps.store });
     if (format === 'json') return c.json(preview.json);
     const { rows: _rows, columns: _columns, ...meta } = preview.json;
     return csvResponse(c, { name: 'reprice', meta, columns: preview.columns, pages: [preview.rows] }, scope);

@@ -1,7 +1,7 @@
 import { badRequest, GatewayError } from '../errors';
 import { recordAudit } from '../store/audit';
 import type { Store } from '../store/db';
-import { knownTimeZone, reportNames } from '../store/reports-usage';
+import { knownTimeZone, reportNames, reportReads } from '../store/reports-usage';
 import {
   insertPeriod,
   insertStatement,
@@ -44,6 +44,7 @@ function newStatementId(period: string): string {
 export async function closePeriod(store: Store, request: CloseRequest): Promise<{ period: PeriodRecord; statements: StatementRecord[] }> {
   return store.transaction(async (tx) => {
     await lockPeriods(tx);
+    await reportReads(tx, async () => {});
     const closed = await listPeriods(tx);
     const last = closed.at(-1);
     if (closed.some((p) => p.period === request.period)) {

@@ -65,9 +65,14 @@ export function csvStream<R>(
         controller.enqueue(encoder.encode(csvHeader(columns)));
         return;
       }
-      const next = await iterator.next();
-      if (next.done) return controller.close();
-      if (next.value.length > 0) controller.enqueue(encoder.encode(next.value.map((row) => csvLine(columns, row)).join('')));
+      // An empty page enqueues nothing, and a pull that enqueues nothing is not called again: skip it.
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done) return controller.close();
+        if (next.value.length === 0) continue;
+        controller.enqueue(encoder.encode(next.value.map((row) => csvLine(columns, row)).join('')));
+        return;
+      }
     },
     async cancel() {
       await iterator.return?.();

@@ -1,6 +1,6 @@
 import { formatUsd, parseUsd } from '../pricing';
 import type { Store } from '../store/db';
-import { readOneSnapshot, rollupDifferences, sourceTotals, windowDifferences } from '../store/reports-reconcile';
+import { compactionDifferences, readOneSnapshot, rollupDifferences, sourceTotals, windowDifferences } from '../store/reports-reconcile';
 import { QUARTER_HOUR_MS, type Sums } from '../store/reports-usage';
 import { bookedTotals, listPeriods, listStatements, periodUsage } from '../store/statements';
 import { type Measures, measuresJson, sumMeasures } from './columns';
@@ -10,13 +10,14 @@ import { contentHash, statementLines } from './statement';
 import { usageReport } from './usage-report';
 
 // The tie-out: for a range, the ledger's final rows = the quarter-hour rollup (group by group) =
+// the compacted segments (with the rows recorded since) =
 // what the usage report answers (ungrouped, and by day in `tz` per team, key, model, status and
 // tag set) = the budget windows' counters (window by window), and every statement in it still
 // hashes to what was issued. One read-only snapshot, so a settle landing meanwhile cannot make a
 // difference appear or hide one. Each difference lists the request ids behind it.
 
 export interface Check {
-  name: 'rollup' | 'budgetWindows' | 'report' | 'statements';
+  name: 'rollup' | 'compaction' | 'budgetWindows' | 'report' | 'statements';
   description: string;
   ok: boolean;
   compared: number;
@@ -57,6 +58,7 @@ export async function reconcile(store: Store, spec: RangeSpec, now: Date) {
     const totals = await sourceTotals(tx, from, to);
     const rollup = await rollupDifferences(tx, from, to);
     const windows = await windowDifferences(tx, from, to);
+    const compaction = await compactionDifferences(tx, from, to);
     const scope = { teams: null, actor: 'reconcile' };
     const reportSpec = { from: { instant: from }, to: { instant: to }, tz: spec.tz, filters: {}, top: null };
     const flat = await usageReport(tx, { ...reportSpec, bucket: 'none', groupBy: [] }, scope, now);
@@ -140,8 +142,25 @@ export async function reconcile(store: Store, spec: RangeSpec, now: Date) {
         })),
       },
       {
+        name: 'compaction',
+        description: 'compacted days and hours (with the rows recorded since) = quarter-hour rollup, per segment and group',
+        ok: compaction.differences.length === 0,
+        compared: compaction.checked,
+        differences: compaction.differences.map((d) => ({
+          segmentStart: d.segmentStart.toISOString(),
+          segmentEnd: d.segmentEnd.toISOString(),
+          teamId: d.teamId,
+          keyId: d.keyId,
+          model: d.model,
+          status: d.status,
+          tags: d.tags,
+          compacted: measuresJson(d.compacted),
+          rollup: measuresJson(d.rollup),
+        })),
+      },
+      {
         name: 'budgetWindows',
-        description: 'budget window counters = their rows (spent: final rows; reserved: pending rows), for windows overlapping the range',
+        description: 'budget window counters = their rows (spent: final rows; reserved: pending rows), for windows starting in the range',
         ok: windows.differences.length === 0,
         compared: windows.checked,
         differences: windows.differences.map((d) => ({

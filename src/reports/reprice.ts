@@ -2,9 +2,10 @@ import { z } from 'zod';
 import { badRequest } from '../errors';
 import { type Money, parsePricePer1k } from '../pricing';
 import type { Executor } from '../store/db';
-import { groupUsage, isQuarterAligned, reportNames } from '../store/reports-usage';
+import { groupUsage, reportNames, reportReads } from '../store/reports-usage';
 import { percent } from './budgets';
 import { type Column, jsonRow, type Measures, measuresJson } from './columns';
+import { type PlanOptions, planUsage } from './plan';
 import { filtersEcho, type ReportScope, resolveRange } from './range';
 import { type Dimension, dimensionName, type Params, parseFilters, parseUsageSpec } from './spec';
 import { type UsageReportRow, usageColumns } from './usage';
@@ -59,7 +60,7 @@ function candidateBook(prices: RepriceBody['prices']): Map<string, CandidatePric
  *
  * @example await repricePreview(store, body, { teams: null, actor: 'operator' }, new Date())
  */
-export async function repricePreview(ex: Executor, body: RepriceBody, scope: ReportScope, now: Date) {
+export async function repricePreview(ex: Executor, body: RepriceBody, scope: ReportScope, now: Date, options: PlanOptions = {}) {
   const params: Params = { from: [body.from], to: [body.to], ...(body.tz ? { tz: [body.tz] } : {}), groupBy: [body.groupBy.join(',')] };
   const spec = parseUsageSpec(params);
   spec.filters = parseFilters(body.filters);
@@ -68,16 +69,19 @@ export async function repricePreview(ex: Executor, body: RepriceBody, scope: Rep
   // Grouped by model too, whatever the caller groups by: the price is per model.
   const modelIndex = spec.groupBy.findIndex((d) => d.kind === 'model');
   const columns: Dimension[] = modelIndex >= 0 ? spec.groupBy : [...spec.groupBy, { kind: 'model' }];
-  const groups = await groupUsage(ex, {
-    from,
-    to,
-    tz: spec.tz,
-    bucket: 'none',
-    columns,
-    where: spec.filters,
-    scopeTeams: scope.teams,
-    source: isQuarterAligned(from) && isQuarterAligned(to) ? 'rollup' : 'ledger',
-  });
+  const plan = await planUsage(ex, from, to, spec.tz, 'none', options);
+  const groups = await reportReads(ex, (reads) =>
+    groupUsage(reads, {
+      from,
+      to,
+      tz: spec.tz,
+      bucket: 'none',
+      columns,
+      where: spec.filters,
+      scopeTeams: scope.teams,
+      plan,
+    }),
+  );
   const model = modelIndex >= 0 ? modelIndex : columns.length - 1;
   const rows = new Map<string, RepriceRow>();
   const unpriced = new Set<string>();

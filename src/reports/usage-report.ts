@@ -1,7 +1,8 @@
 import { badRequest } from '../errors';
 import type { Executor } from '../store/db';
-import { groupUsage, isQuarterAligned, reportNames } from '../store/reports-usage';
+import { groupUsage, reportNames, reportReads } from '../store/reports-usage';
 import { type Column, jsonRow, type Measures, measuresJson, sumMeasures } from './columns';
+import { type PlanOptions, planUsage } from './plan';
 import { filtersEcho, type ReportScope, resolveRange } from './range';
 import { dimensionName, type UsageSpec } from './spec';
 import { foldTop, sortRows, type UsageReportRow, usageColumns } from './usage';
@@ -10,7 +11,7 @@ import { foldTop, sortRows, type UsageReportRow, usageColumns } from './usage';
 export interface UsageReport {
   query: Record<string, unknown>;
   generatedAt: Date;
-  /** `rollup` (quarter-hour sums) when the range is whole quarter hours, else `ledger` (the rows). */
+  /** `rollup` (quarter-hour sums and compacted days) when the range is whole quarter hours, else `ledger` (the rows). */
   source: 'rollup' | 'ledger';
   columns: Column<UsageReportRow>[];
   rows: UsageReportRow[];
@@ -27,7 +28,13 @@ const MAX_BUCKETS = 20_000;
  * @example
  * const report = await usageReport(store, parseUsageSpec(c.req.queries()), { teams: null, actor: 'operator' }, new Date());
  */
-export async function usageReport(ex: Executor, spec: UsageSpec, scope: ReportScope, now: Date): Promise<UsageReport> {
+export async function usageReport(
+  ex: Executor,
+  spec: UsageSpec,
+  scope: ReportScope,
+  now: Date,
+  options: PlanOptions = {},
+): Promise<UsageReport> {
   const { from, to } = await resolveRange(ex, spec);
   if (spec.bucket !== 'none' && (to.getTime() - from.getTime()) / BUCKET_MS[spec.bucket] > MAX_BUCKETS) {
     throw badRequest(
@@ -36,17 +43,19 @@ export async function usageReport(ex: Executor, spec: UsageSpec, scope: ReportSc
       'invalid_value',
     );
   }
-  const source = isQuarterAligned(from) && isQuarterAligned(to) ? 'rollup' : 'ledger';
-  const groups = await groupUsage(ex, {
-    from,
-    to,
-    tz: spec.tz,
-    bucket: spec.bucket,
-    columns: spec.groupBy,
-    where: spec.filters,
-    scopeTeams: scope.teams,
-    source,
-  });
+  const plan = await planUsage(ex, from, to, spec.tz, spec.bucket, options);
+  const groups = await reportReads(ex, (reads) =>
+    groupUsage(reads, {
+      from,
+      to,
+      tz: spec.tz,
+      bucket: spec.bucket,
+      columns: spec.groupBy,
+      where: spec.filters,
+      scopeTeams: scope.teams,
+      plan,
+    }),
+  );
   const rows = sortRows(foldTop(groups, spec.top));
   const keyIndex = spec.groupBy.findIndex((dimension) => dimension.kind === 'key');
   const keyIds = keyIndex < 0 ? [] : [...new Set(rows.map((row) => row.values[keyIndex]).filter((id): id is string => id != null))];
@@ -62,7 +71,7 @@ export async function usageReport(ex: Executor, spec: UsageSpec, scope: ReportSc
       top: spec.top,
     },
     generatedAt: now,
-    source,
+    source: plan.kind,
     columns: usageColumns(spec.groupBy, { bucketed: spec.bucket !== 'none', top: spec.top !== null, names }),
     rows,
     totals: sumMeasures(rows),

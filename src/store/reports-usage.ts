@@ -1,5 +1,6 @@
 import { type SQL, sql } from 'drizzle-orm';
-import type { Executor } from './db';
+import type { Executor, Store } from './db';
+import { type CompactedSegment, compactedSource } from './reports-compact';
 import { epochMs } from './windows';
 
 // Grouped usage for reports: from usage_rollup (per UTC quarter hour) when the range is whole
@@ -20,7 +21,22 @@ export interface UsageWhere {
   tags?: { name: string; values: (string | null)[] }[];
 }
 
+/**
+ * Where usage is read from. `ledger`: the final rows of [from, to). `rollup`: the quarter-hour
+ * rollup over `ranges`, plus compacted segments (whole local days or hours) with their rows
+ * recorded since compaction; `segmentUnit` is their unit, when a segment is exactly one bucket.
+ */
+export type UsagePlan =
+  | { kind: 'ledger'; from: Date; to: Date }
+  | {
+      kind: 'rollup';
+      ranges: readonly { start: Date; end: Date }[];
+      compacted: readonly CompactedSegment[];
+      segmentUnit: 'day' | 'hour' | null;
+    };
+
 export interface UsageQuery {
+  /** The range, for clipping buckets. */
   from: Date;
   to: Date;
   tz: string;
@@ -29,7 +45,7 @@ export interface UsageQuery {
   where: UsageWhere;
   /** The teams a limited reader may see (never usage in no team); null: all. */
   scopeTeams: readonly string[] | null;
-  source: 'rollup' | 'ledger';
+  plan: UsagePlan;
 }
 
 export interface Sums {
@@ -54,47 +70,39 @@ export function isQuarterAligned(at: Date): boolean {
   return at.getTime() % QUARTER_HOUR_MS === 0;
 }
 
-interface Source {
-  from: SQL;
-  at: SQL;
-  team: SQL;
-  model: SQL;
-  requests: SQL;
-  cost: SQL;
-  where: SQL[];
-}
+const iso = (at: Date) => sql`${at.toISOString()}::timestamptz`;
 
-/** `usage_rollup r` or the final rows of `usage_events r`, with one set of column names. */
-function sourceOf(query: Pick<UsageQuery, 'source' | 'from' | 'to'>): Source {
-  const from = sql`${query.from.toISOString()}::timestamptz`;
-  const to = sql`${query.to.toISOString()}::timestamptz`;
-  if (query.source === 'rollup') {
-    return {
-      from: sql`usage_rollup r`,
-      at: sql`r.bucket_start`,
-      team: sql`r.team_id`,
-      model: sql`r.model`,
-      requests: sql`r.requests`,
-      cost: sql`r.cost`,
-      where: [sql`r.bucket_start >= ${from}`, sql`r.bucket_start < ${to}`],
-    };
+/** The columns every part of a plan gives: at, team_id ('' for none), key_id, model, status, tags and the four sums. */
+function planParts(plan: UsagePlan): { rows: SQL; atIsBucket: boolean }[] {
+  if (plan.kind === 'ledger') {
+    return [
+      {
+        atIsBucket: false,
+        rows: sql`SELECT started_at AS at, coalesce(team_id, '') AS team_id, key_id, coalesce(routed_model, requested_model) AS model,
+          status, tags, 1::bigint AS requests, prompt_tokens, completion_tokens, billed_cost::numeric AS cost
+          FROM usage_events
+          WHERE status <> 'pending' AND started_at >= ${iso(plan.from)} AND started_at < ${iso(plan.to)}
+            -- Lets the planner skip the month partitions outside the range.
+            AND started_month >= date_trunc('month', ${iso(plan.from)} AT TIME ZONE 'UTC')::date
+            AND started_month <= date_trunc('month', ${iso(plan.to)} AT TIME ZONE 'UTC')::date`,
+      },
+    ];
   }
-  return {
-    from: sql`usage_events r`,
-    at: sql`r.started_at`,
-    team: sql`coalesce(r.team_id, '')`,
-    model: sql`coalesce(r.routed_model, r.requested_model)`,
-    requests: sql`1`,
-    cost: sql`r.billed_cost`,
-    where: [
-      sql`r.status <> 'pending'`,
-      sql`r.started_at >= ${from}`,
-      sql`r.started_at < ${to}`,
-      // Lets the planner skip the month partitions outside the range.
-      sql`r.started_month >= date_trunc('month', ${from} AT TIME ZONE 'UTC')::date`,
-      sql`r.started_month <= date_trunc('month', ${to} AT TIME ZONE 'UTC')::date`,
-    ],
-  };
+  const parts: { rows: SQL; atIsBucket: boolean }[] = [];
+  if (plan.ranges.length > 0) {
+    const ranges = sql.join(
+      plan.ranges.map((r) => sql`(bucket_start >= ${iso(r.start)} AND bucket_start < ${iso(r.end)})`),
+      sql` OR `,
+    );
+    parts.push({
+      atIsBucket: false,
+      rows: sql`SELECT bucket_start AS at, team_id, key_id, model, status, tags, requests, prompt_tokens, completion_tokens, cost
+        FROM usage_rollup WHERE ${ranges}`,
+    });
+  }
+  if (plan.compacted.length > 0)
+    parts.push({ atIsBucket: plan.segmentUnit !== null, rows: sql`SELECT * FROM ${compactedSource(plan.compacted)} AS c` });
+  return parts;
 }
 
 /** `expr IN (values)`, the values passed as one JSON array (both drivers bind it the same way). */
@@ -102,34 +110,24 @@ export function inList(expr: SQL, values: readonly string[]): SQL {
   return sql`${expr} IN (SELECT jsonb_array_elements_text(${JSON.stringify(values)}::jsonb))`;
 }
 
-function columnExpr(source: Source, column: UsageColumn): SQL {
-  switch (column.kind) {
-    case 'team':
-      return source.team;
-    case 'key':
-      return sql`r.key_id`;
-    case 'model':
-      return source.model;
-    case 'status':
-      return sql`r.status`;
-    case 'tag':
-      return sql`r.tags->>${column.name}`;
-  }
+function columnExpr(column: UsageColumn): SQL {
+  if (column.kind === 'tag') return sql`r.tags->>${column.name}`;
+  return sql.raw({ team: 'r.team_id', key: 'r.key_id', model: 'r.model', status: 'r.status' }[column.kind]);
 }
 
-/** The WHERE conditions of filters and scope over `source`. */
-function conditions(source: Source, where: UsageWhere, scopeTeams: readonly string[] | null): SQL[] {
-  const out = [...source.where];
-  if (scopeTeams) out.push(inList(source.team, scopeTeams));
+/** The WHERE conditions of filters and scope, over a part's columns. */
+function conditions(where: UsageWhere, scopeTeams: readonly string[] | null): SQL[] {
+  const out: SQL[] = [sql`true`];
+  if (scopeTeams) out.push(inList(sql`r.team_id`, scopeTeams));
   if (where.teams)
     out.push(
       inList(
-        source.team,
+        sql`r.team_id`,
         where.teams.map((team) => team ?? ''),
       ),
     );
   if (where.keys) out.push(inList(sql`r.key_id`, where.keys));
-  if (where.models) out.push(inList(source.model, where.models));
+  if (where.models) out.push(inList(sql`r.model`, where.models));
   if (where.statuses) out.push(inList(sql`r.status`, where.statuses));
   for (const tag of where.tags ?? []) {
     const values = tag.values.filter((value): value is string => value !== null);
@@ -168,53 +166,44 @@ interface GroupRow extends Record<string, unknown> {
 
 /**
  * Usage grouped by bucket (in `tz`) and `columns`, filtered and scoped; one row per group that
- * has usage. On the rollup, each quarter hour of the range is mapped to its local bucket once (a
- * small table joined by equality), not per rollup row.
+ * has usage. Each part of the plan is grouped on its own (a compacted segment that is one bucket
+ * needs no time-zone arithmetic per row), then the parts are added up.
  *
  * @example
- * await groupUsage(store, { from, to, tz: 'Asia/Kolkata', bucket: 'day', columns: [{ kind: 'team' }], where: {}, scopeTeams: null, source: 'rollup' })
+ * await groupUsage(store, { from, to, tz: 'Asia/Kolkata', bucket: 'day', columns: [{ kind: 'team' }], where: {}, scopeTeams: null, plan })
  */
 export async function groupUsage(ex: Executor, query: UsageQuery): Promise<UsageGroup[]> {
-  const source = sourceOf(query);
   const tz = sql`${query.tz}::text`;
-  const values = query.columns.map((column, i) => sql`${columnExpr(source, column)} AS ${sql.raw(`v${i}`)}`);
-  const measures = sql`sum(${source.requests})::text AS requests, sum(r.prompt_tokens)::text AS prompt_tokens,
-    sum(r.completion_tokens)::text AS completion_tokens, sum(${source.cost})::text AS cost`;
-  const where = sql.join(conditions(source, query.where, query.scopeTeams), sql` AND `);
-  const groupCount = query.columns.length;
+  const where = sql.join(conditions(query.where, query.scopeTeams), sql` AND `);
+  const count = query.columns.length;
+  const names = query.columns.map((_, i) => `v${i}`);
+  const values = query.columns.map((column, i) => sql`${columnExpr(column)} AS ${sql.raw(names[i]!)}`);
+  const bucketed = query.bucket !== 'none';
+  const groupBy = sql.raw(Array.from({ length: count + (bucketed ? 1 : 0) }, (_, i) => i + 1).join(', ') || '()');
+  const grouped = planParts(query.plan).map(({ rows, atIsBucket }) => {
+    const bucket = !bucketed ? null : atIsBucket ? sql`r.at` : bucketStart(query.bucket as Exclude<UsageBucket, 'none'>, sql`r.at`, tz);
+    return sql`
+      SELECT ${sql.join([...(bucket ? [sql`${bucket} AS bucket`] : []), ...values], sql`, `)}${count > 0 || bucket ? sql`,` : sql``}
+        sum(r.requests) AS requests, sum(r.prompt_tokens) AS prompt_tokens, sum(r.completion_tokens) AS completion_tokens, sum(r.cost) AS cost
+      FROM (${rows}) AS r WHERE ${where} GROUP BY ${groupBy}`;
+  });
+  if (grouped.length === 0) return [];
+  const keys = [...(bucketed ? ['bucket'] : []), ...names].map((name) => `p.${name}`).join(', ');
+  const inner = sql`
+    SELECT ${sql.raw(keys ? `${keys},` : '')} sum(p.requests)::text AS requests, sum(p.prompt_tokens)::text AS prompt_tokens,
+      sum(p.completion_tokens)::text AS completion_tokens, sum(p.cost)::text AS cost
+    FROM (${sql.join(grouped, sql` UNION ALL `)}) AS p
+    ${sql.raw(keys ? `GROUP BY ${keys}` : '')} HAVING sum(p.requests) IS NOT NULL AND sum(p.requests) <> 0`;
   let statement: SQL;
-  if (query.bucket === 'none') {
-    // Ordinals: the four bucket columns come first.
-    const groupBy = groupCount > 0 ? sql` GROUP BY ${sql.raw(query.columns.map((_, i) => i + 5).join(', '))}` : sql``;
+  if (!bucketed) {
     statement = sql`
-      SELECT NULL::float8 AS start_ms, NULL::float8 AS end_ms, NULL::text AS start_local, NULL::text AS end_local,
-        ${groupCount > 0 ? sql`${sql.join(values, sql`, `)},` : sql``} ${measures}
-      FROM ${source.from} WHERE ${where}${groupBy}
-      ${groupCount === 0 ? sql`HAVING count(*) > 0` : sql``}`;
+      SELECT NULL::float8 AS start_ms, NULL::float8 AS end_ms, NULL::text AS start_local, NULL::text AS end_local, g.*
+      FROM (${inner}) AS g`;
   } else {
-    const from = sql`${query.from.toISOString()}::timestamptz`;
-    const to = sql`${query.to.toISOString()}::timestamptz`;
-    const inner =
-      query.source === 'rollup'
-        ? sql`
-          WITH quarters AS (
-            SELECT q AS quarter, ${bucketStart(query.bucket, sql`q`, tz)} AS bucket
-            FROM generate_series(${from}, ${to} - interval '15 minutes', interval '15 minutes') AS q
-          )
-          SELECT quarters.bucket, ${sql.join([...values, measures], sql`, `)}
-          FROM ${source.from} JOIN quarters ON quarters.quarter = r.bucket_start
-          WHERE ${where}
-          GROUP BY ${sql.raw(Array.from({ length: groupCount + 1 }, (_, i) => i + 1).join(', '))}`
-        : sql`
-          SELECT ${bucketStart(query.bucket, source.at, tz)} AS bucket, ${sql.join([...values, measures], sql`, `)}
-          FROM ${source.from} WHERE ${where}
-          GROUP BY ${sql.raw(Array.from({ length: groupCount + 1 }, (_, i) => i + 1).join(', '))}`;
-    const start = sql`greatest(g.bucket, ${from})`;
-    const end = sql`least(${bucketEnd(query.bucket, sql`g.bucket`, tz)}, ${to})`;
+    const start = sql`greatest(g.bucket, ${iso(query.from)})`;
+    const end = sql`least(${bucketEnd(query.bucket as Exclude<UsageBucket, 'none'>, sql`g.bucket`, tz)}, ${iso(query.to)})`;
     statement = sql`
-      SELECT ${epochMs(start)} AS start_ms, ${epochMs(end)} AS end_ms, ${localText(start, tz)} AS start_local, ${localText(end, tz)} AS end_local,
-        ${groupCount > 0 ? sql`${sql.raw(query.columns.map((_, i) => `g.v${i}`).join(', '))},` : sql``}
-        g.requests, g.prompt_tokens, g.completion_tokens, g.cost
+      SELECT ${epochMs(start)} AS start_ms, ${epochMs(end)} AS end_ms, ${localText(start, tz)} AS start_local, ${localText(end, tz)} AS end_local, g.*
       FROM (${inner}) AS g`;
   }
   const rows = await ex.rows<GroupRow>(statement);
@@ -249,6 +238,23 @@ export async function localMidnights(ex: Executor, dates: readonly string[], tz:
     SELECT ${epochMs(sql`(d.day::timestamp AT TIME ZONE ${tz}::text)`)} AS ms
     FROM jsonb_array_elements_text(${JSON.stringify(dates)}::jsonb) WITH ORDINALITY AS d(day, n) ORDER BY d.n`);
   return rows.map((row) => new Date(Number(row.ms)));
+}
+
+/**
+ * Runs report reads with no JIT (it compiles for longer than these queries run: range joins make
+ * the planner's row estimates far too high) and room to hash a month of groups. Given the store,
+ * in a transaction of their own; given a transaction, for the rest of it.
+ */
+export async function reportReads<T>(ex: Executor, body: (ex: Executor) => Promise<T>): Promise<T> {
+  const settings = sql`SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)`;
+  if ('transaction' in ex) {
+    return (ex as Store).transaction(async (tx) => {
+      await tx.rows(settings);
+      return body(tx);
+    });
+  }
+  await ex.rows(settings);
+  return body(ex);
 }
 
 const knownZones = new Set<string>(['UTC']);
