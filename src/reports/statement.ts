@@ -106,9 +106,34 @@ export async function issueStatement(draft: StatementDraft): Promise<{ record: S
   };
 }
 
+const DOCUMENT_ORDER = [
+  'object',
+  'id',
+  'period',
+  'timezone',
+  'periodStart',
+  'periodEnd',
+  'team',
+  'currency',
+  'generatedAt',
+  'lines',
+  'totals',
+];
+const LINE_ORDER = ['lineNo', 'kind', 'usagePeriod', 'keyId', 'keyName', 'model', 'requests', 'promptTokens', 'completionTokens', 'cost'];
+
+/** The document's fields in the order it was issued in (JSONB keeps its own order). */
+function inOrder(value: Record<string, unknown>, order: readonly string[]): Record<string, unknown> {
+  const known = order.filter((name) => name in value).map((name) => [name, value[name]] as const);
+  const rest = Object.entries(value).filter(([name]) => !order.includes(name));
+  return Object.fromEntries([...known, ...rest]);
+}
+
 /** A stored statement as the API shows it: the document as issued, its hash, and whether the hash still matches. */
 export async function statementJson(record: StatementRecord) {
-  return { ...record.content, contentHash: record.contentHash, verified: (await contentHash(record.content)) === record.contentHash };
+  const document = inOrder(record.content, DOCUMENT_ORDER);
+  if (Array.isArray(document.lines))
+    document.lines = (document.lines as Record<string, unknown>[]).map((line) => inOrder(line, LINE_ORDER));
+  return { ...document, contentHash: record.contentHash, verified: (await contentHash(record.content)) === record.contentHash };
 }
 
 interface ContentLine extends Record<string, unknown> {

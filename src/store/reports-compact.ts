@@ -32,7 +32,8 @@ export async function compactionHorizon(ex: Executor): Promise<Date | null> {
     SELECT ${epochMs(sql`clock_timestamp() - ${`${SETTLE_HORIZON_MS} milliseconds`}::interval`)} AS horizon_ms,
       EXISTS (
         SELECT 1 FROM pg_stat_activity
-        WHERE pid <> pg_backend_pid() AND datname = current_database() AND xact_start IS NOT NULL
+        -- Client sessions of this database only: autovacuum and replication write no ledger rows.
+        WHERE pid <> pg_backend_pid() AND datname = current_database() AND backend_type = 'client backend' AND xact_start IS NOT NULL
           AND xact_start <= clock_timestamp() - ${`${SETTLE_HORIZON_MS} milliseconds`}::interval
       ) AS blocked`);
   return row!.blocked ? null : new Date(Number(row!.horizon_ms));
