@@ -5,10 +5,13 @@ import { GatewayError, internalErrorBody } from './errors';
 import { registerAdminBudgetRoutes } from './http/admin-budgets';
 import { registerAdminKeyRoutes } from './http/admin-keys';
 import { registerAdminModelRoutes } from './http/admin-models';
+import { registerAdminTeamRoutes } from './http/admin-teams';
 import { limitBody } from './http/body';
 import { registerEstimateRoute } from './http/estimate';
 import { registerOpenAiRoutes } from './http/openai';
 import { RateGate } from './http/rate-gate';
+import { registerReportRoutes } from './http/reports';
+import { registerReportPeriodRoutes } from './http/reports-periods';
 import { Readiness } from './runtime/readiness';
 import { describeError } from './store/errors';
 import { tokenizerStats } from './tokenize';
@@ -93,8 +96,14 @@ export function createApp(deps: Deps, options: AppOptions = {}): Hono<HonoEnv> {
   registerAdminKeyRoutes(app);
   registerAdminBudgetRoutes(app);
   registerAdminModelRoutes(app);
+  registerAdminTeamRoutes(app);
   // Memory and queues, for operators: loaded encodings, cache fill, ledger rows waiting.
   app.get('/admin/metrics', (c) => c.json({ ledger: deps.ledgerStats(), tokenizer: tokenizerStats() }));
+
+  // Finance: the operator token, or a key with the `reports` scope (a team-limited one sees its teams only).
+  app.use('/reports/*', requireScope('reports'), limitBody(1024 * 1024));
+  registerReportRoutes(app);
+  registerReportPeriodRoutes(app);
   return app;
 }
 

@@ -9,7 +9,7 @@ export interface AdminClientOptions {
   timeoutMs?: number;
 }
 
-type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /**
  * A minimal client for the gateway's admin API: JSON in, JSON out. A non-2xx answer throws
@@ -50,6 +50,31 @@ export class AdminClient {
       throw new ApiError(response.status, { error: { message: `The gateway answered with a non-JSON body: ${snippet(text)}` } }, requestId);
     }
     return (parsed ?? null) as T;
+  }
+
+  /**
+   * A report as text (CSV or HTML): the body as the gateway sent it, and its `x-tollgate-report`
+   * header (what was asked, when, the totals). A non-2xx answer throws `ApiError`.
+   */
+  async requestText(method: Method, path: string, accept: string, body?: unknown): Promise<{ text: string; report: string | null }> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.options.token}`, accept };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let response: Response;
+    let text: string;
+    try {
+      response = await this.options.fetch(this.baseUrl + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 300_000),
+      });
+      text = await response.text();
+    } catch (error) {
+      throw new UnreachableError(this.baseUrl, reasonOf(error));
+    }
+    if (!response.ok)
+      throw new ApiError(response.status, asErrorBody(response.status, parseJson(text), text), response.headers.get('x-request-id'));
+    return { text, report: response.headers.get('x-tollgate-report') };
   }
 
   /** Like `request`, but a 404 answers `null` (e.g. a key without a budget). */

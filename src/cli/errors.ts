@@ -1,6 +1,11 @@
-/** The three ways a CLI run fails, each with its own exit code (see `exitCodes`). */
+/** The ways a CLI run fails, each with its own exit code (see `exitCodes`). */
 
-export const exitCodes = { ok: 0, gatewayError: 1, usage: 2, unreachable: 3 } as const;
+export const exitCodes = { ok: 0, gatewayError: 1, usage: 2, unreachable: 3, differences: 4 } as const;
+
+/** `report reconcile` found the ledger, rollup, budgets or statements not tying out. Exit 4. */
+export class DifferencesFound extends Error {
+  override readonly name = 'DifferencesFound';
+}
 
 /** Bad command line: unknown command or flag, missing or malformed value. Exit 2. */
 export class UsageError extends Error {

@@ -7,12 +7,14 @@ export interface OptionSpec {
   value?: string;
   short?: string;
   required?: boolean;
+  /** May be given more than once (read with `Flags.strings`). */
+  multiple?: boolean;
   description: string;
 }
 
 export type OptionSpecs = Record<string, OptionSpec>;
 
-type Values = Record<string, string | boolean | undefined>;
+type Values = Record<string, string | boolean | string[] | undefined>;
 
 // Money travels as the decimal string the operator typed: parsing it to a float could change it.
 const MONEY = /^\d+(\.\d+)?$/;
@@ -23,7 +25,10 @@ const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\
 /** Parses flags and positionals strictly: an unknown flag or a missing value is a usage error. */
 export function parseFlags(argv: readonly string[], specs: OptionSpecs): { flags: Flags; positionals: string[] } {
   const options = Object.fromEntries(
-    Object.entries(specs).map(([name, spec]) => [name, spec.short ? { type: spec.type, short: spec.short } : { type: spec.type }]),
+    Object.entries(specs).map(([name, spec]) => [
+      name,
+      { type: spec.type, ...(spec.short ? { short: spec.short } : {}), ...(spec.multiple ? { multiple: true } : {}) },
+    ]),
   );
   try {
     const { values, positionals } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: true });
@@ -60,6 +65,7 @@ export class Flags {
   string(name: string): string | undefined {
     const value = this.values[name];
     if (value === undefined) return undefined;
+    if (Array.isArray(value)) throw new UsageError(`--${name} may be given once.`);
     if (typeof value !== 'string' || value.trim() === '') throw new UsageError(`--${name} needs a value.`);
     return value;
   }
@@ -91,6 +97,14 @@ export class Flags {
       throw new UsageError(`--${name} must be one of ${choices.join(', ')}, got '${value}'.`);
     }
     return value as T | undefined;
+  }
+
+  /** Every value of a flag that may repeat (`--tag a=1 --tag b=2`). */
+  strings(name: string): string[] {
+    const value = this.values[name];
+    const values = value === undefined ? [] : Array.isArray(value) ? value : [value];
+    for (const item of values) if (typeof item !== 'string' || item.trim() === '') throw new UsageError(`--${name} needs a value.`);
+    return values as string[];
   }
 
   /** A comma-separated list: `proxy,reports` -> ['proxy', 'reports']. */

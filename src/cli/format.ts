@@ -1,6 +1,6 @@
 /** Plain-text layout for humans: aligned tables and label/value blocks. */
 
-type Cell = string | number | boolean | null | undefined;
+export type Cell = string | number | boolean | null | undefined;
 
 /** Shows a missing value as `-` so columns never collapse. */
 export function cell(value: Cell): string {

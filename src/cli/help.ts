@@ -10,7 +10,9 @@ export const globalOptions: OptionSpecs = {
   help: { type: 'boolean', short: 'h', description: 'Show help' },
 };
 
-const EXIT_CODES = ['Exit codes: 0 ok, 1 the gateway answered an error, 2 usage error, 3 gateway unreachable.'];
+const EXIT_CODES = [
+  'Exit codes: 0 ok, 1 the gateway answered an error, 2 usage error, 3 gateway unreachable, 4 the tie-out found differences.',
+];
 
 function optionLines(options: OptionSpecs): string[] {
   const labels = Object.entries(options).map(([name, spec]) => {

@@ -17,6 +17,11 @@ export class Output {
     this.io.stdout.write(`${text}\n`);
   }
 
+  /** Text as it is (a CSV or HTML body from the gateway). */
+  write(text: string): void {
+    this.io.stdout.write(text);
+  }
+
   lines(texts: readonly string[]): void {
     for (const text of texts) this.line(text);
   }

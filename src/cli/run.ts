@@ -4,9 +4,11 @@ import { alertCommands } from './commands/alerts';
 import { budgetCommands } from './commands/budget';
 import { keyCommands } from './commands/keys';
 import { priceCommands } from './commands/prices';
+import { reportCommands } from './commands/report';
 import { requestCommands } from './commands/requests';
 import { serveCommand, startGateway } from './commands/serve';
-import { ApiError, exitCodes, UnreachableError, UsageError } from './errors';
+import { teamCommands } from './commands/teams';
+import { ApiError, DifferencesFound, exitCodes, UnreachableError, UsageError } from './errors';
 import { type Flags, parseFlags } from './flags';
 import { commandHelp, DEFAULT_URL, generalHelp, globalOptions, groupHelp } from './help';
 import { type CliIo, Output } from './io';
@@ -18,6 +20,8 @@ export const commands: readonly Command[] = [
   ...priceCommands,
   ...requestCommands,
   ...alertCommands,
+  ...teamCommands,
+  ...reportCommands,
 ];
 
 /** A usage error, with the help to print after its message. */
@@ -156,6 +160,10 @@ function report(error: unknown, io: CliIo): number {
   if (error instanceof ApiError) {
     say(error.describe());
     return exitCodes.gatewayError;
+  }
+  if (error instanceof DifferencesFound) {
+    say(error.message);
+    return exitCodes.differences;
   }
   if (error instanceof UnreachableError) {
     say(`${error.message}. Is it running? Point the CLI at it with --url or TOLLGATE_URL.`);

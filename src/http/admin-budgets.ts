@@ -6,10 +6,12 @@ import type { HonoEnv } from '../deps';
 import { GatewayError } from '../errors';
 import { formatUsd, parseUsd } from '../pricing';
 import { listAlerts } from '../store/alerts';
+import { auditedChange, recordAudit } from '../store/audit';
 import { budgetStatus, clearBudget, setBudget } from '../store/budgets';
 import type { Executor } from '../store/db';
 import { getKey } from '../store/keys';
 import { isKnownTimeZone } from '../store/windows';
+import { auditActor } from './admin-teams';
 import { readJson } from './body';
 import { parseWith } from './validate';
 
@@ -73,12 +75,15 @@ export function registerAdminBudgetRoutes(app: Hono<HonoEnv>): void {
         { param: 'timezone', code: 'invalid_value' },
       );
     }
-    await setBudget(deps.store, keyId, {
-      limitCost: body.limit == null ? null : parseUsd(body.limit),
-      limitTokens: body.limitTokens ?? null,
-      period: body.period,
-      timezone: body.timezone,
-      softThresholdPct: body.softThresholdPct ?? null,
+    await auditedChange(deps.store, async (tx) => {
+      await setBudget(tx, keyId, {
+        limitCost: body.limit == null ? null : parseUsd(body.limit),
+        limitTokens: body.limitTokens ?? null,
+        period: body.period,
+        timezone: body.timezone,
+        softThresholdPct: body.softThresholdPct ?? null,
+      });
+      await recordAudit(tx, { actor: auditActor(c), action: 'budget.set', target: keyId, detail: body, requestId: c.var.requestId });
     });
     deps.forgetKey(keyId);
     return c.json(await budgetView(deps.store, keyId, deps.now()));
@@ -94,8 +99,11 @@ export function registerAdminBudgetRoutes(app: Hono<HonoEnv>): void {
   app.delete('/admin/keys/:id/budget', async (c) => {
     const { deps } = c.var;
     const keyId = c.req.param('id');
-    if (!(await clearBudget(deps.store, keyId)))
-      throw new GatewayError(404, `API key '${keyId}' has no budget.`, { code: 'budget_not_found', param: 'id' });
+    await auditedChange(deps.store, async (tx) => {
+      if (!(await clearBudget(tx, keyId)))
+        throw new GatewayError(404, `API key '${keyId}' has no budget.`, { code: 'budget_not_found', param: 'id' });
+      await recordAudit(tx, { actor: auditActor(c), action: 'budget.delete', target: keyId, requestId: c.var.requestId });
+    });
     deps.forgetKey(keyId);
     return c.json({ keyId, deleted: true });
   });

@@ -3,8 +3,10 @@ import { z } from 'zod';
 import type { HonoEnv } from '../deps';
 import { GatewayError } from '../errors';
 import { formatUsd, MAX_PRICE_PER_1K, type Price, parsePricePer1k, parseUsd } from '../pricing';
+import { auditedChange, recordAudit } from '../store/audit';
 import { addPriceVersion, listPriceVersions } from '../store/prices';
 import { findRequests } from '../store/requests';
+import { auditActor } from './admin-teams';
 import { readJson } from './body';
 import { parseWith } from './validate';
 
@@ -38,7 +40,17 @@ export function registerAdminModelRoutes(app: Hono<HonoEnv>): void {
       throw new GatewayError(404, `The model '${model}' is not configured.`, { code: 'model_not_found', param: 'model' });
     const body = parseWith(priceSchema, await readJson(c));
     const effectiveFrom = body.effectiveFrom ? new Date(body.effectiveFrom) : deps.now();
-    const price = await addPriceVersion(deps.store, model, parsePricePer1k(body.prompt), parsePricePer1k(body.completion), effectiveFrom);
+    const price = await auditedChange(deps.store, async (tx) => {
+      const added = await addPriceVersion(tx, model, parsePricePer1k(body.prompt), parsePricePer1k(body.completion), effectiveFrom);
+      await recordAudit(tx, {
+        actor: auditActor(c),
+        action: 'price.add',
+        target: model,
+        detail: priceView(added),
+        requestId: c.var.requestId,
+      });
+      return added;
+    });
     return c.json(priceView(price), 201);
   });
 

@@ -16,6 +16,10 @@ export interface NewKey {
   options?: KeyOptions;
   expiresAt?: Date | null;
   createdAt?: Date;
+  /** The team billed for its usage. */
+  teamId?: string | null;
+  /** For a `reports` key: the teams it may read (null: all). */
+  reportTeams?: string[] | null;
 }
 
 export async function createKey(ex: Executor, key: NewKey): Promise<KeyRecord> {
@@ -30,6 +34,8 @@ export async function createKey(ex: Executor, key: NewKey): Promise<KeyRecord> {
       allowedModels: key.allowedModels ?? null,
       options: key.options ?? {},
       expiresAt: key.expiresAt ?? null,
+      teamId: key.teamId ?? null,
+      reportTeams: key.reportTeams ?? null,
       ...(key.createdAt ? { createdAt: key.createdAt } : {}),
     })
     .returning();
@@ -92,13 +98,30 @@ export async function updateKeyOptions(
   return row ?? null;
 }
 
-/** Changes name, scopes, allowed models or expiry. */
+/** Changes name, scopes, allowed models, expiry or the teams a reports key may read. */
 export async function updateKey(
   ex: Executor,
   id: string,
-  changes: Partial<Pick<KeyRecord, 'name' | 'scopes' | 'allowedModels' | 'expiresAt'>>,
+  changes: Partial<Pick<KeyRecord, 'name' | 'scopes' | 'allowedModels' | 'expiresAt' | 'reportTeams'>>,
 ): Promise<KeyRecord | null> {
   if (Object.keys(changes).length === 0) return getKey(ex, id);
   const [row] = await ex.db.update(apiKeys).set(changes).where(eq(apiKeys.id, id)).returning();
   return row ?? null;
+}
+
+/**
+ * Moves a key to a team (null: to no team), from this instant: admission reads the key's team in
+ * the statement that writes each row, so the next request is billed to the new team and rows
+ * already written keep theirs. Null when there is no such key.
+ */
+export async function moveKeyToTeam(
+  ex: Executor,
+  id: string,
+  teamId: string | null,
+): Promise<{ key: KeyRecord; previousTeamId: string | null } | null> {
+  const [row] = await ex.rows<{ previous: string | null }>(sql`
+    SELECT team_id AS previous FROM api_keys WHERE id = ${id} FOR UPDATE`);
+  if (!row) return null;
+  const [key] = await ex.db.update(apiKeys).set({ teamId }).where(eq(apiKeys.id, id)).returning();
+  return { key: key!, previousTeamId: row.previous };
 }

@@ -71,4 +71,30 @@ export const migrations: readonly Migration[] = [
       "-- usage_daily, kept for its readers: per key, model and UTC day, summed from the rollup.\nCREATE VIEW \"usage_daily\" AS\nSELECT \"key_id\", \"model\", (\"bucket_start\" AT TIME ZONE 'UTC')::date AS \"day\",\n  sum(\"requests\")::bigint AS \"requests\",\n  coalesce(sum(\"requests\") FILTER (WHERE \"status\" = 'rejected'), 0)::bigint AS \"rejected_requests\",\n  sum(\"prompt_tokens\")::bigint AS \"prompt_tokens\",\n  sum(\"completion_tokens\")::bigint AS \"completion_tokens\",\n  sum(\"cost\") AS \"cost\"\nFROM \"usage_rollup\"\nGROUP BY \"key_id\", \"model\", (\"bucket_start\" AT TIME ZONE 'UTC')::date;"
     ],
   },
+  {
+    tag: "0004_reports",
+    hash: "4456e3c42b2b3333b5f77039dd55b2c51d3837438e9e229552242e76c70fbce5",
+    statements: [
+      "CREATE TABLE \"audit_log\" (\n\t\"id\" bigserial PRIMARY KEY NOT NULL,\n\t\"at\" timestamp with time zone DEFAULT now() NOT NULL,\n\t\"actor\" text NOT NULL,\n\t\"action\" text NOT NULL,\n\t\"target\" text,\n\t\"detail\" jsonb DEFAULT '{}'::jsonb NOT NULL,\n\t\"request_id\" text,\n\tCONSTRAINT \"audit_log_action\" CHECK (\"audit_log\".\"action\" IN ('key.create', 'key.update', 'key.revoke', 'key.rotate', 'key.move', 'budget.set', 'budget.delete', 'price.add', 'team.create', 'team.update', 'period.close', 'report.export'))\n);",
+      "CREATE TABLE \"report_periods\" (\n\t\"period\" text PRIMARY KEY NOT NULL,\n\t\"timezone\" text NOT NULL,\n\t\"period_start\" timestamp with time zone NOT NULL,\n\t\"period_end\" timestamp with time zone NOT NULL,\n\t\"closed_at\" timestamp with time zone DEFAULT now() NOT NULL,\n\t\"closed_by\" text NOT NULL\n);",
+      "CREATE TABLE \"statement_lines\" (\n\t\"statement_id\" text NOT NULL,\n\t\"line_no\" integer NOT NULL,\n\t\"kind\" text NOT NULL,\n\t\"usage_period\" text NOT NULL,\n\t\"team_id\" text NOT NULL,\n\t\"key_id\" text NOT NULL,\n\t\"model\" text NOT NULL,\n\t\"requests\" bigint NOT NULL,\n\t\"prompt_tokens\" bigint NOT NULL,\n\t\"completion_tokens\" bigint NOT NULL,\n\t\"cost\" numeric(38, 0) NOT NULL,\n\tCONSTRAINT \"statement_lines_statement_id_line_no_pk\" PRIMARY KEY(\"statement_id\",\"line_no\"),\n\tCONSTRAINT \"statement_lines_kind\" CHECK (\"statement_lines\".\"kind\" IN ('usage', 'adjustment'))\n);",
+      "CREATE TABLE \"statements\" (\n\t\"id\" text PRIMARY KEY NOT NULL,\n\t\"period\" text NOT NULL,\n\t\"team_id\" text NOT NULL,\n\t\"currency\" text DEFAULT 'USD' NOT NULL,\n\t\"requests\" bigint NOT NULL,\n\t\"prompt_tokens\" bigint NOT NULL,\n\t\"completion_tokens\" bigint NOT NULL,\n\t\"cost\" numeric(38, 0) NOT NULL,\n\t\"generated_at\" timestamp with time zone NOT NULL,\n\t\"content\" jsonb NOT NULL,\n\t\"content_hash\" text NOT NULL\n);",
+      "CREATE TABLE \"usage_compact\" (\n\t\"segment_start\" timestamp with time zone NOT NULL,\n\t\"segment_end\" timestamp with time zone NOT NULL,\n\t\"team_id\" text DEFAULT '' NOT NULL,\n\t\"key_id\" text NOT NULL,\n\t\"model\" text NOT NULL,\n\t\"status\" text NOT NULL,\n\t\"tags\" jsonb DEFAULT '{}'::jsonb NOT NULL,\n\t\"requests\" bigint NOT NULL,\n\t\"prompt_tokens\" bigint NOT NULL,\n\t\"completion_tokens\" bigint NOT NULL,\n\t\"cost\" numeric(38, 0) NOT NULL,\n\tCONSTRAINT \"usage_compact_segment_start_segment_end_key_id_model_status_tags_team_id_pk\" PRIMARY KEY(\"segment_start\",\"segment_end\",\"key_id\",\"model\",\"status\",\"tags\",\"team_id\")\n);",
+      "CREATE TABLE \"usage_compact_segments\" (\n\t\"segment_start\" timestamp with time zone NOT NULL,\n\t\"segment_end\" timestamp with time zone NOT NULL,\n\t\"through\" timestamp with time zone NOT NULL,\n\t\"compacted_at\" timestamp with time zone DEFAULT now() NOT NULL,\n\tCONSTRAINT \"usage_compact_segments_segment_start_segment_end_pk\" PRIMARY KEY(\"segment_start\",\"segment_end\")\n);",
+      "ALTER TABLE \"api_keys\" ADD COLUMN \"report_teams\" text[];",
+      "ALTER TABLE \"statement_lines\" ADD CONSTRAINT \"statement_lines_statement_id_statements_id_fk\" FOREIGN KEY (\"statement_id\") REFERENCES \"public\".\"statements\"(\"id\") ON DELETE no action ON UPDATE no action;",
+      "ALTER TABLE \"statements\" ADD CONSTRAINT \"statements_period_report_periods_period_fk\" FOREIGN KEY (\"period\") REFERENCES \"public\".\"report_periods\"(\"period\") ON DELETE no action ON UPDATE no action;",
+      "CREATE INDEX \"audit_log_at_idx\" ON \"audit_log\" USING btree (\"at\");",
+      "CREATE INDEX \"statement_lines_usage_period_idx\" ON \"statement_lines\" USING btree (\"usage_period\",\"team_id\",\"key_id\",\"model\");",
+      "CREATE UNIQUE INDEX \"statements_period_team_idx\" ON \"statements\" USING btree (\"period\",\"team_id\");",
+      "CREATE INDEX \"usage_compact_segments_through_idx\" ON \"usage_compact_segments\" USING btree (\"through\");",
+      "CREATE UNIQUE INDEX \"teams_name_idx\" ON \"teams\" USING btree (\"name\");",
+      "CREATE INDEX \"usage_events_recorded_at_idx\" ON \"usage_events\" USING btree (\"recorded_at\");",
+      "-- Closed periods, their statements and lines, and the audit log are append-only: late usage is an adjustment on a later statement, never an edit.\nCREATE OR REPLACE FUNCTION tollgate_append_only() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n  RAISE EXCEPTION '% is append-only: issued records never change', TG_TABLE_NAME USING ERRCODE = 'restrict_violation';\nEND\n$$;",
+      "CREATE TRIGGER \"report_periods_append_only\" BEFORE UPDATE OR DELETE OR TRUNCATE ON \"report_periods\" FOR EACH STATEMENT EXECUTE FUNCTION tollgate_append_only();",
+      "CREATE TRIGGER \"statements_append_only\" BEFORE UPDATE OR DELETE OR TRUNCATE ON \"statements\" FOR EACH STATEMENT EXECUTE FUNCTION tollgate_append_only();",
+      "CREATE TRIGGER \"statement_lines_append_only\" BEFORE UPDATE OR DELETE OR TRUNCATE ON \"statement_lines\" FOR EACH STATEMENT EXECUTE FUNCTION tollgate_append_only();",
+      "CREATE TRIGGER \"audit_log_append_only\" BEFORE UPDATE OR DELETE OR TRUNCATE ON \"audit_log\" FOR EACH STATEMENT EXECUTE FUNCTION tollgate_append_only();"
+    ],
+  },
 ];

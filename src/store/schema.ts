@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import {
   type AnyPgColumn,
   bigint,
+  bigserial,
   boolean,
   check,
   date,
@@ -59,6 +60,8 @@ export const apiKeys = pgTable('api_keys', {
   options: jsonb('options').$type<KeyOptions>().notNull().default({}),
   /** The team (cost center) billed for this key's usage from now on. */
   teamId: text('team_id').references((): AnyPgColumn => teams.id),
+  /** For a `reports` key: the teams whose usage it may read; null: every team (and usage in no team). */
+  reportTeams: text('report_teams').array(),
   createdAt: instant('created_at').notNull().defaultNow(),
   expiresAt: instant('expires_at'),
   revokedAt: instant('revoked_at'),
@@ -129,13 +132,18 @@ export const budgetWindows = pgTable(
 );
 
 /** Cost centers: keys belong to at most one; each ledger row records the team it was billed under. */
-export const teams = pgTable('teams', {
-  id: text('id').primaryKey(),
-  name: text('name').notNull(),
-  /** The finance system's code for it, if any. */
-  costCenter: text('cost_center'),
-  createdAt: instant('created_at').notNull().defaultNow(),
-});
+export const teams = pgTable(
+  'teams',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    /** The finance system's code for it, if any. */
+    costCenter: text('cost_center'),
+    createdAt: instant('created_at').notNull().defaultNow(),
+  },
+  // Two teams of one name would make a chargeback ambiguous.
+  (table) => [uniqueIndex('teams_name_idx').on(table.name)],
+);
 
 /**
  * One row per request: `pending` from admission until its final row. Request ids are unique per
@@ -203,6 +211,8 @@ export const usageEvents = pgTable(
     index('usage_events_pending_idx').on(table.startedAt).where(sql`${table.status} = 'pending'`),
     index('usage_events_key_id_started_at_idx').on(table.keyId, table.startedAt),
     index('usage_events_started_at_idx').on(table.startedAt, table.keyId, table.requestId),
+    // Rows that became final after an instant: what a compacted segment has not counted yet (reports).
+    index('usage_events_recorded_at_idx').on(table.recordedAt),
     check('usage_events_status', sql`${table.status} IN (${sql.raw(sqlList(REQUEST_STATUSES))})`),
     check('usage_events_usage_source', sql`${table.usageSource} IN (${sql.raw(sqlList(USAGE_SOURCES))})`),
   ],
@@ -294,5 +304,156 @@ export const budgetAlerts = pgTable(
   (table) => [
     uniqueIndex('budget_alerts_once_idx').on(table.keyId, table.windowStart, table.kind),
     check('budget_alerts_kind', sql`${table.kind} IN (${sql.raw(sqlList(ALERT_KINDS))})`),
+  ],
+);
+
+/**
+ * A closed accounting period (a month in `timezone`). Closing issues one statement per team; the
+ * row and its statements never change afterwards (a trigger refuses UPDATE and DELETE).
+ */
+export const reportPeriods = pgTable('report_periods', {
+  /** `yyyy-mm`. */
+  period: text('period').primaryKey(),
+  timezone: text('timezone').notNull(),
+  periodStart: instant('period_start').notNull(),
+  periodEnd: instant('period_end').notNull(),
+  closedAt: instant('closed_at').notNull().defaultNow(),
+  /** `operator`, or the key that closed it. */
+  closedBy: text('closed_by').notNull(),
+});
+
+/** The kinds of statement line: usage of the statement's own period, or late usage of an earlier closed one. */
+export const STATEMENT_LINE_KINDS = ['usage', 'adjustment'] as const;
+export type StatementLineKind = (typeof STATEMENT_LINE_KINDS)[number];
+
+/** A team's chargeback statement for a closed period, as issued: immutable, with a hash of its content. */
+export const statements = pgTable(
+  'statements',
+  {
+    id: text('id').primaryKey(),
+    period: text('period')
+      .notNull()
+      .references(() => reportPeriods.period),
+    /** '' for usage of keys in no team. */
+    teamId: text('team_id').notNull(),
+    currency: text('currency').notNull().default('USD'),
+    requests: bigint('requests', { mode: 'number' }).notNull(),
+    promptTokens: bigint('prompt_tokens', { mode: 'number' }).notNull(),
+    completionTokens: bigint('completion_tokens', { mode: 'number' }).notNull(),
+    /** Picodollars, usage and adjustment lines together. */
+    cost: numeric('cost', { precision: 38, scale: 0 }).notNull(),
+    generatedAt: instant('generated_at').notNull(),
+    /** The statement document exactly as issued (lines, totals, names as they were). */
+    content: jsonb('content').$type<Record<string, unknown>>().notNull(),
+    /** SHA-256 hex of the canonical JSON of `content`. */
+    contentHash: text('content_hash').notNull(),
+  },
+  (table) => [uniqueIndex('statements_period_team_idx').on(table.period, table.teamId)],
+);
+
+/**
+ * The lines of issued statements, one per key and model (and, for adjustments, per earlier
+ * period): what has been booked for each period so far, so late usage is the ledger minus this.
+ */
+export const statementLines = pgTable(
+  'statement_lines',
+  {
+    statementId: text('statement_id')
+      .notNull()
+      .references(() => statements.id),
+    lineNo: integer('line_no').notNull(),
+    kind: text('kind').$type<StatementLineKind>().notNull(),
+    /** The period the usage happened in (the statement's own for `usage` lines). */
+    usagePeriod: text('usage_period').notNull(),
+    teamId: text('team_id').notNull(),
+    keyId: text('key_id').notNull(),
+    model: text('model').notNull(),
+    requests: bigint('requests', { mode: 'number' }).notNull(),
+    promptTokens: bigint('prompt_tokens', { mode: 'number' }).notNull(),
+    completionTokens: bigint('completion_tokens', { mode: 'number' }).notNull(),
+    cost: numeric('cost', { precision: 38, scale: 0 }).notNull(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.statementId, table.lineNo] }),
+    index('statement_lines_usage_period_idx').on(table.usagePeriod, table.teamId, table.keyId, table.model),
+    check('statement_lines_kind', sql`${table.kind} IN (${sql.raw(sqlList(STATEMENT_LINE_KINDS))})`),
+  ],
+);
+
+/** What operators (and report exports) did, for the audit log. */
+export const AUDIT_ACTIONS = [
+  'key.create',
+  'key.update',
+  'key.revoke',
+  'key.rotate',
+  'key.move',
+  'budget.set',
+  'budget.delete',
+  'price.add',
+  'team.create',
+  'team.update',
+  'period.close',
+  'report.export',
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+/** Append-only (a trigger refuses UPDATE and DELETE): who did what to which thing, when. */
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    at: instant('at').notNull().defaultNow(),
+    /** `operator`, or the id of the key that acted. */
+    actor: text('actor').notNull(),
+    action: text('action').$type<AuditAction>().notNull(),
+    /** The id acted on (key, team, model, period, report). */
+    target: text('target'),
+    detail: jsonb('detail').$type<Record<string, unknown>>().notNull().default({}),
+    requestId: text('request_id'),
+  },
+  (table) => [
+    index('audit_log_at_idx').on(table.at),
+    check('audit_log_action', sql`${table.action} IN (${sql.raw(sqlList(AUDIT_ACTIONS))})`),
+  ],
+);
+
+/**
+ * Compacted usage: the rollup summed over a segment (a local day of some time zone a report asked
+ * for), per team, key, model, status and tag set, counting exactly the rows recorded at or before
+ * the segment's `through`. A report adds the rows recorded after it, read from the ledger by
+ * `recorded_at`, so a compacted segment is never stale, only incomplete in a way that is known.
+ */
+export const usageCompactSegments = pgTable(
+  'usage_compact_segments',
+  {
+    segmentStart: instant('segment_start').notNull(),
+    segmentEnd: instant('segment_end').notNull(),
+    /** usage_compact holds the segment's rows with recorded_at <= through (or null). */
+    through: instant('through').notNull(),
+    compactedAt: instant('compacted_at').notNull().defaultNow(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.segmentStart, table.segmentEnd] }),
+    index('usage_compact_segments_through_idx').on(table.through),
+  ],
+);
+
+export const usageCompact = pgTable(
+  'usage_compact',
+  {
+    segmentStart: instant('segment_start').notNull(),
+    segmentEnd: instant('segment_end').notNull(),
+    teamId: text('team_id').notNull().default(''),
+    keyId: text('key_id').notNull(),
+    model: text('model').notNull(),
+    status: text('status').$type<RequestStatus>().notNull(),
+    tags: jsonb('tags').$type<Record<string, string>>().notNull().default({}),
+    requests: bigint('requests', { mode: 'number' }).notNull(),
+    promptTokens: bigint('prompt_tokens', { mode: 'number' }).notNull(),
+    completionTokens: bigint('completion_tokens', { mode: 'number' }).notNull(),
+    cost: numeric('cost', { precision: 38, scale: 0 }).notNull(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.segmentStart, table.segmentEnd, table.keyId, table.model, table.status, table.tags, table.teamId] }),
   ],
 );

@@ -17,6 +17,8 @@ export interface KeyView {
   expiresAt: string | null;
   revokedAt?: string | null;
   options?: Record<string, unknown>;
+  teamId?: string | null;
+  reportTeams?: string[] | null;
 }
 
 interface CreatedKey extends KeyView {
@@ -37,6 +39,8 @@ function keyLines(key: KeyView): string[] {
     ['prefix', key.prefix],
     ['status', status(key)],
     ['scopes', list(key.scopes, '-')],
+    ['team', key.teamId ?? null],
+    ...(key.reportTeams ? ([['reports on', key.reportTeams.join(', ')]] as const) : []),
     ['models', list(key.allowedModels)],
     ['created', key.createdAt],
     ['expires', key.expiresAt ?? 'never'],
@@ -69,10 +73,14 @@ const keysCreate: Command = {
     },
     'default-max-tokens': { type: 'string', value: 'N', description: 'Completion cap when a request sends no max_tokens' },
     'fail-open': { type: 'boolean', description: "Admit requests while the database is unreachable, within the key's last known budget" },
+    team: { type: 'string', value: 'TEAM_ID', description: 'The team (cost center) its usage is billed to' },
+    'report-teams': { type: 'string', value: 'LIST', description: 'For a reports key: the only teams whose usage it may read' },
   },
   examples: [
     'tollgate keys create --name ci-bot',
     'tollgate keys create --name team-a --models gpt-4,gpt-4-32k --budget 25 --period month --soft 80 --rpm 60',
+    'tollgate keys create --name search-app --team team_3f…',
+    'tollgate keys create --name finance-search --scopes reports --report-teams team_3f…',
   ],
   async run({ flags, client, out }) {
     const body = {
@@ -80,6 +88,8 @@ const keysCreate: Command = {
       scopes: flags.list('scopes'),
       allowedModels: flags.list('models'),
       expiresAt: flags.instant('expires'),
+      teamId: flags.string('team'),
+      reportTeams: flags.list('report-teams'),
       options: definedOnly({
         rpm: flags.integer('rpm', { min: 1 }),
         tpm: flags.integer('tpm', { min: 1 }),

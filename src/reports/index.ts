@@ -1,0 +1,13 @@
+export { auditReport } from './audit';
+export { budgetsReport } from './budgets-report';
+export { closePeriod, periodJson } from './close';
+export type { Column } from './columns';
+export { csvStream, parseCsv } from './csv';
+export type { ReportScope } from './range';
+export { reconcile } from './reconcile';
+export { repricePreview, repriceSchema } from './reprice';
+export { requestColumns, requestsAllPages, requestsPage } from './requests-report';
+export { parsePeriod, parseRangeSpec, parseRequestsSpec, parseUsageSpec } from './spec';
+export { statementColumns, statementJson, statementLines } from './statement';
+export { statementHtml } from './statement-html';
+export { usageReport, usageReportJson } from './usage-report';
