@@ -1,5 +1,5 @@
 import { type SQL, sql } from 'drizzle-orm';
-import { type Db, type Executor, executorOf, type Store } from './db';
+import type { Executor, Store } from './db';
 import { inList } from './reports-usage';
 import type { AuditAction } from './schema';
 import { epochMs } from './windows';
@@ -65,12 +65,11 @@ export async function listAudit(
 }
 
 /**
- * One transaction through drizzle's own API, whose executor takes both raw statements and the
- * query builder on either driver (store/postgres.ts's `transaction` gives raw statements only:
- * drizzle cannot wrap a postgres.js transaction handle). For admin changes and their audit rows.
+ * An admin change and its audit row in one transaction (raw statements and the query builder both
+ * work on it, on either driver).
  *
  * @example await auditedChange(store, async (tx) => { await createTeam(tx, team); await recordAudit(tx, entry); })
  */
 export function auditedChange<T>(store: Store, body: (tx: Executor) => Promise<T>): Promise<T> {
-  return store.db.transaction((tx) => body(executorOf(tx as unknown as Db)));
+  return store.transaction(body);
 }

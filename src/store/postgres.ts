@@ -109,8 +109,19 @@ export function openPostgresStore(options: PostgresStoreOptions): Store & { repl
     query: <T extends Record<string, unknown>>(text: string, params: unknown[]) =>
       guarded((current) => rawQuery<T>(current.client, text, params, prepare)),
     transaction<T>(body: (tx: Executor) => Promise<T>): Promise<T> {
-      const txDb = (tx: postgres.TransactionSql) => () => drizzle(tx as unknown as postgres.Sql, { schema }) as unknown as Db;
-      return guarded(async (current) => (await current.client.begin((tx) => body(executorOn(tx, txDb(tx), prepare)))) as T);
+      return guarded(async (current) => {
+        // drizzle reads the client's options (its type parsers); a transaction handle has none of its own.
+        const txDb = (tx: postgres.TransactionSql) => () =>
+          drizzle(
+            new Proxy(tx, {
+              get: (target, property) => (property === 'options' ? current.client.options : Reflect.get(target, property)),
+            }) as unknown as postgres.Sql,
+            {
+              schema,
+            },
+          ) as unknown as Db;
+        return (await current.client.begin((tx) => body(executorOn(tx, txDb(tx), prepare)))) as T;
+      });
     },
     replaceClient: (reason) => replace(pool, reason),
     close: async () => {
