@@ -24,6 +24,8 @@ export interface WorkerEnv {
   HYPERDRIVE?: { connectionString: string };
   /** Secret: a direct `postgres://` URL, used when there is no Hyperdrive binding. */
   DATABASE_URL?: string;
+  /** Comma-separated IANA zones whose ended days the cron compacts for reports (default UTC). */
+  TOLLGATE_REPORT_ZONES?: string;
   /** Extra age beyond the longest backend timeout before the cron sweeper settles a pending row. */
   TOLLGATE_SWEEP_GRACE_MS?: string;
 }
@@ -122,6 +124,7 @@ export default {
         store,
         olderThanMs: longestTimeout + Number(env.TOLLGATE_SWEEP_GRACE_MS ?? 30_000),
         redeliverAlerts: () => alerts.redeliver(),
+        reportZones: reportZones(env.TOLLGATE_REPORT_ZONES),
         log,
       });
     } finally {
@@ -129,3 +132,12 @@ export default {
     }
   },
 };
+
+/** TOLLGATE_REPORT_ZONES: the zones finance reads reports in, compacted ahead by maintenance. */
+export function reportZones(value: string | undefined): string[] {
+  const zones = (value ?? 'UTC')
+    .split(',')
+    .map((zone) => zone.trim())
+    .filter(Boolean);
+  return zones.length > 0 ? zones : ['UTC'];
+}

@@ -1,4 +1,5 @@
 import { ensureUsagePartitions, pruneInstances, type Store } from '../store';
+import { compactEndedDays } from '../store/reports-compact';
 import { sweep } from './sweeper';
 
 export interface MaintenanceOptions {
@@ -7,6 +8,8 @@ export interface MaintenanceOptions {
   olderThanMs: number;
   /** A pending row whose owner has not beaten for this long is abandoned at once (Node instances heartbeat). */
   ownerSilentMs?: number;
+  /** Zones whose local days are compacted for reports as they end (default: UTC). */
+  reportZones?: readonly string[];
   /** Alerts the webhook never took are posted again. */
   redeliverAlerts?: () => Promise<{ delivered: number; failed: number }>;
   log: (line: string) => void;
@@ -16,18 +19,20 @@ export interface MaintenanceOptions {
 export interface MaintenanceReport {
   partitionsMade: number;
   swept: number;
+  /** Local days compacted for reports. */
+  daysCompacted: number;
   delivered: number;
   failed: number;
 }
 
 /**
  * The periodic work, the same on both runtimes (the Node interval, the Workers cron): the next
- * months' ledger partitions, abandoned pending rows, old rate windows and instances, and budget
- * alerts the webhook has not taken yet. Each part runs even if one before it failed.
+ * months' ledger partitions, abandoned pending rows, old rate windows and instances, the local
+ * days that ended (compacted for reports), and budget alerts the webhook has not taken yet. Each part runs even if one before it failed.
  */
 export async function maintenance(options: MaintenanceOptions): Promise<MaintenanceReport> {
   const now = options.now ?? new Date();
-  const report: MaintenanceReport = { partitionsMade: 0, swept: 0, delivered: 0, failed: 0 };
+  const report: MaintenanceReport = { partitionsMade: 0, swept: 0, daysCompacted: 0, delivered: 0, failed: 0 };
   const failures: unknown[] = [];
   const step = async (run: () => Promise<void>) => {
     try {
@@ -43,6 +48,9 @@ export async function maintenance(options: MaintenanceOptions): Promise<Maintena
     report.swept = await sweep(options.store, { olderThanMs: options.olderThanMs, ownerSilentMs: options.ownerSilentMs, now });
   });
   await step(() => pruneInstances(options.store, new Date(now.getTime() - 86_400_000)));
+  await step(async () => {
+    report.daysCompacted = await compactEndedDays(options.store, options.reportZones ?? ['UTC'], now);
+  });
   if (options.redeliverAlerts) {
     await step(async () => {
       Object.assign(report, await options.redeliverAlerts!());
