@@ -36,7 +36,7 @@ function Detail(props: { detail: RequestDetail; tz: string }) {
         {item(
           'Price version',
           d.price
-            ? `#${d.price.id}: ${usd(d.price.promptPer1k)} / ${usd(d.price.completionPer1k)} per 1k, from ${d.price.effectiveFrom}`
+            ? `#${d.price.id}: ${usd(d.price.promptPer1k)} / ${usd(d.price.completionPer1k)} per 1k, from ${localTime(d.price.effectiveFrom, props.tz)}`
             : '—',
           'price',
         )}
