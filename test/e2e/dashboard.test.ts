@@ -236,6 +236,23 @@ describe('a reports key on the dashboard', () => {
     }
   });
 
+  test('a link from another site lands on its page, signed in, though SameSite=Strict held the cookie back', async () => {
+    const { context } = await signIn(browser, seeded.gateway.url, seeded.keys.finance.key);
+    try {
+      const elsewhere = await context.newPage();
+      const loads: string[] = [];
+      elsewhere.on('request', (request) => request.resourceType() === 'document' && loads.push(request.url()));
+      await elsewhere.setContent(`<a href="${seeded.gateway.url}/dashboard/budgets?tz=UTC">the budgets</a>`);
+      await elsewhere.click('a');
+      await elsewhere.waitForSelector('h1:has-text("Budgets")');
+      expect(elsewhere.url()).toBe(`${seeded.gateway.url}/dashboard/budgets?tz=UTC`);
+      // Once without the cookie (cross-site), once from the page itself, with it.
+      expect(loads).toEqual([`${seeded.gateway.url}/dashboard/budgets?tz=UTC`, `${seeded.gateway.url}/dashboard/budgets?tz=UTC`]);
+    } finally {
+      await context.close();
+    }
+  });
+
   test('statements: closed periods and their statements, printable', async () => {
     const { context, page } = await signIn(browser, seeded.gateway.url, seeded.keys.finance.key);
     try {

@@ -17,6 +17,15 @@ export interface DashboardEnv {
 export type DashboardContext = Context<DashboardEnv>;
 
 /**
+ * The dashboard's context as the app's, for functions that take the app's (auth, the reports
+ * scope, body reading): it is the same object with two more variables, but Hono's Context type is
+ * invariant in its env.
+ */
+export function appContext(c: DashboardContext): Context<HonoEnv> {
+  return c as unknown as Context<HonoEnv>;
+}
+
+/**
  * No scripts at all, styles from our own stylesheet only, forms posted only here, never framed;
  * pages hold spend and key names, so no cache keeps them.
  */
@@ -56,7 +65,7 @@ export function Notice(props: { kind: 'error' | 'info' | 'secret'; children: Chi
 }
 
 /** The HTML document around a page: the stylesheet, and the page's title. */
-export function Document(props: { title: string; children: Child }) {
+export function Document(props: { title: string; head?: Child; children: Child }) {
   return (
     <>
       {raw('<!doctype html>')}
@@ -67,6 +76,7 @@ export function Document(props: { title: string; children: Child }) {
           <meta name="color-scheme" content="light" />
           <title>{`${props.title} · tollgate`}</title>
           <link rel="stylesheet" href={DASHBOARD_CSS_PATH} />
+          {props.head}
         </head>
         <body>{props.children}</body>
       </html>

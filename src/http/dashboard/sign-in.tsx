@@ -14,7 +14,7 @@ import {
   signSession,
 } from '../../auth/session';
 import { postedForm } from './guard';
-import { type DashboardContext, type DashboardEnv, Document, Notice, PAGE_HEADERS } from './page';
+import { appContext, type DashboardContext, type DashboardEnv, Document, Notice, PAGE_HEADERS } from './page';
 
 // Sign-in and sign-out. The sign-in form has its own CSRF guard (a nonce in a short-lived cookie
 // and in the form, which must match), so no other site can sign a browser in with its token.
@@ -71,7 +71,7 @@ async function renderSignIn(c: DashboardContext, status: 200 | 401 | 403, option
   setCookie(c, LOGIN_COOKIE, nonce, {
     httpOnly: true,
     sameSite: 'Strict',
-    secure: isHttps(c as never),
+    secure: isHttps(appContext(c)),
     path: '/dashboard/login',
     maxAge: LOGIN_TTL_S,
   });
@@ -82,13 +82,13 @@ async function renderSignIn(c: DashboardContext, status: 200 | 401 | 403, option
 export function registerSignInRoutes(app: Hono<DashboardEnv>): void {
   app.get('/dashboard/login', async (c) => {
     const next = safeNext(c.req.query('next'));
-    if ((await sessionOf(c as never)).state === 'valid') return c.redirect(next, 303);
+    if ((await sessionOf(appContext(c))).state === 'valid') return c.redirect(next, 303);
     return renderSignIn(c, 200, { next, message: ENDED[c.req.query('ended') ?? ''] });
   });
 
   app.post('/dashboard/login', async (c) => {
     const { deps } = c.var;
-    const form = new URLSearchParams(await deps.io.bodyText(c as never, 16 * 1024));
+    const form = new URLSearchParams(await deps.io.bodyText(appContext(c), 16 * 1024));
     const next = safeNext(form.get('next'));
     const nonce = getCookie(c, LOGIN_COOKIE) ?? '';
     if (nonce === '' || !timingSafeEqual(form.get('_csrf') ?? '', nonce)) {
@@ -116,7 +116,7 @@ export function registerSignInRoutes(app: Hono<DashboardEnv>): void {
     setCookie(c, SESSION_COOKIE, cookie, {
       httpOnly: true,
       sameSite: 'Strict',
-      secure: isHttps(c as never),
+      secure: isHttps(appContext(c)),
       path: '/',
       maxAge: SESSION_TTL_MS / 1000,
     });
@@ -125,7 +125,7 @@ export function registerSignInRoutes(app: Hono<DashboardEnv>): void {
 
   app.post('/dashboard/logout', async (c) => {
     await postedForm(c);
-    deleteCookie(c, SESSION_COOKIE, { path: '/', secure: isHttps(c as never) });
+    deleteCookie(c, SESSION_COOKIE, { path: '/', secure: isHttps(appContext(c)) });
     return c.redirect('/dashboard/login', 303);
   });
 }

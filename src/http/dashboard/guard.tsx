@@ -6,7 +6,20 @@ import { GatewayError } from '../../errors';
 import type { ReportScope } from '../../reports';
 import { listTeams } from '../../store/teams';
 import { reportScope } from '../report-output';
-import type { DashboardContext, DashboardEnv } from './page';
+import { appContext, type DashboardContext, type DashboardEnv, Document, PAGE_HEADERS } from './page';
+
+/** Reloads the page it answers: a navigation from this site, which carries SameSite=Strict cookies. */
+function Reopen(props: { href: string }) {
+  return (
+    <Document title="Opening the dashboard" head={<meta http-equiv="refresh" content="0" />}>
+      <main id="main">
+        <p>
+          <a href={props.href}>Continue to the dashboard</a>
+        </p>
+      </main>
+    </Document>
+  );
+}
 
 /** Pages anyone may load: the sign-in form and the stylesheet. */
 const OPEN = (path: string) => path === '/dashboard/login' || path.startsWith('/dashboard/assets/');
@@ -21,8 +34,14 @@ const OPEN = (path: string) => path === '/dashboard/login' || path.startsWith('/
 export function requireSession(): MiddlewareHandler<DashboardEnv> {
   return async function requireSessionMiddleware(c, next) {
     if (OPEN(c.req.path)) return next();
-    const found = await sessionOf(c as never);
+    const found = await sessionOf(appContext(c));
     if (found.state !== 'valid') {
+      // A link from another site: SameSite=Strict kept the cookie back on this navigation, so load
+      // the page once more from here, which sends it (a signed-in reader lands where the link went).
+      if (found.state === 'none' && c.req.method === 'GET' && c.req.header('sec-fetch-site') === 'cross-site') {
+        const url = new URL(c.req.url);
+        return c.html(<Reopen href={`${url.pathname}${url.search}`} />, 200, PAGE_HEADERS);
+      }
       if (found.state === 'invalid') deleteCookie(c, SESSION_COOKIE, { path: '/' });
       if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
         throw new GatewayError(401, 'Your dashboard session has ended; sign in again.', { code: 'session_required' });
@@ -34,7 +53,7 @@ export function requireSession(): MiddlewareHandler<DashboardEnv> {
     }
     c.set('caller', found.caller);
     c.set('csrf', found.csrf);
-    const scope = await reportScope(c as never);
+    const scope = await reportScope(appContext(c));
     c.set(
       'readerTeams',
       scope.teams === null ? null : (await listTeams(c.var.deps.store)).filter((team) => scope.teams!.includes(team.id)),
@@ -66,7 +85,7 @@ export async function postedForm(c: DashboardContext): Promise<URLSearchParams> 
   if (site !== undefined && site !== 'same-origin' && site !== 'none') {
     throw new GatewayError(403, 'This form was posted from another site.', { code: 'csrf_failed' });
   }
-  const form = new URLSearchParams(await c.var.deps.io.bodyText(c as never, c.var.bodyLimit ?? 64 * 1024));
+  const form = new URLSearchParams(await c.var.deps.io.bodyText(appContext(c), c.var.bodyLimit ?? 64 * 1024));
   if (!timingSafeEqual(form.get('_csrf') ?? '', c.var.csrf)) {
     throw new GatewayError(
       403,
