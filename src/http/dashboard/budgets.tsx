@@ -31,7 +31,7 @@ function drawPct(part: string | number | null, whole: string | number | null): n
 }
 
 /** How a row stands: over its limit, projected to run out in its period, past its soft threshold, or fine. */
-export function budgetState(row: Row): 'over' | 'warn' | 'soft' | 'ok' {
+function budgetState(row: Row): 'over' | 'warn' | 'soft' | 'ok' {
   const used = Number(row.utilisationPct ?? row.tokenUtilisationPct ?? 0);
   if (used >= 100) return 'over';
   if (row.projectedExhaustedAt !== null && row.projectedExhaustedAt !== undefined) return 'warn';
