@@ -7,6 +7,7 @@
  *   npx tsx bench/reports.ts --rows 1000000            (a database tg_bench_1000000, kept for reruns)
  *   npx tsx bench/reports.ts --rows 10000000 --runs 5
  *   --fresh drops and reloads the database; --drop removes it at the end.
+ *   --only dashboard   times only the shapes whose name holds the text (and skips the late rows, tie-out and close).
  */
 import { parseArgs } from 'node:util';
 import postgres from 'postgres';
@@ -25,6 +26,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '5' },
     fresh: { type: 'boolean', default: false },
     drop: { type: 'boolean', default: false },
+    only: { type: 'string' },
   },
 });
 const ROWS = Number(values.rows);
@@ -184,6 +186,8 @@ async function call(path: string, init: RequestInit = {}): Promise<{ rows: numbe
   if (response.status >= 300) throw new Error(`${path}: ${response.status} ${text.slice(0, 300)}`);
   if ((response.headers.get('content-type') ?? '').startsWith('text/csv'))
     return { rows: text.split('\r\n').length - 2, bytes: text.length };
+  if ((response.headers.get('content-type') ?? '').startsWith('text/html'))
+    return { rows: text.split(/<tr\b|<article\b/).length - 1, bytes: text.length };
   const body = JSON.parse(text) as { rows?: unknown[]; data?: unknown[] };
   return { rows: (body.rows ?? body.data ?? [body]).length, bytes: text.length };
 }
@@ -205,8 +209,29 @@ const cursor = encodeCursor({
 });
 await stats.end();
 
+// The dashboard as the operator: signed in through its form, then each page with the session cookie.
+async function dashboardSession(): Promise<RequestInit> {
+  const form = await app.request('/dashboard/login');
+  const nonce = /tg_login=([^;]+)/.exec(form.headers.get('set-cookie') ?? '')![1]!;
+  const signedIn = await app.request('/dashboard/login', {
+    method: 'POST',
+    headers: { cookie: `tg_login=${nonce}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ _csrf: nonce, token: ADMIN }).toString(),
+  });
+  const session = /tg_session=[^;]+/.exec(signedIn.headers.get('set-cookie') ?? '');
+  if (!session) throw new Error(`dashboard sign-in failed: ${signedIn.status}`);
+  return { headers: { cookie: session[0] } };
+}
+const dashboard = await dashboardSession();
+
 const month = 'from=2026-10-01&to=2026-11-01';
-const shapes: [string, string, RequestInit?][] = [
+const allShapes: [string, string, RequestInit?][] = [
+  // First, so its first call shows what compacting the month's days costs once.
+  ['dashboard: overview, a month by day (UTC)', `/dashboard?${month}`, dashboard],
+  ['dashboard: overview, a month by day (New York), by team', `/dashboard?${month}&tz=America/New_York&stack=team`, dashboard],
+  ['dashboard: overview, a month by week, one team', `/dashboard?${month}&bucket=week&team=team_3`, dashboard],
+  ['dashboard: budgets', `/dashboard/budgets`, dashboard],
+  ['dashboard: requests, first page of a month', `/dashboard/requests?${month}`, dashboard],
   ['usage: month total', `/reports/usage?${month}`],
   ['usage: month by team', `/reports/usage?${month}&groupBy=team`],
   ['usage: month by team, key, model', `/reports/usage?${month}&groupBy=team,key,model`],
@@ -232,6 +257,7 @@ const shapes: [string, string, RequestInit?][] = [
   ],
   ['reconcile: one day', `/reports/reconcile?from=2026-10-15&to=2026-10-16`],
 ];
+const shapes = values.only === undefined ? allShapes : allShapes.filter(([name]) => name.includes(values.only!));
 
 const results: string[][] = [];
 let lateCleanup = async () => {};
@@ -252,7 +278,7 @@ for (const [name, path, init] of shapes) {
 }
 // Late rows: 10,000 October rows become final now (a sweep, a fail-open replay), after October was
 // compacted; reports read them from the ledger by recorded_at until the segments are refreshed.
-{
+if (values.only === undefined) {
   const late = postgres(url.toString(), { max: 1, onnotice: () => {} });
   const rollupOfLate = `
     SELECT date_bin('15 minutes', started_at, '2000-01-01T00:00:00Z'::timestamptz) AS b, coalesce(team_id, '') AS team_id, key_id,
@@ -299,10 +325,12 @@ for (const [name, path, init] of shapes) {
   };
 }
 
-for (const [name, path, init] of [
-  ['reconcile: whole month (once)', `/reports/reconcile?${month}`],
-  ['close 2026-10 (once)', `/reports/periods/2026-10/close`, { method: 'POST' }],
-] as [string, string, RequestInit?][]) {
+for (const [name, path, init] of (values.only === undefined
+  ? [
+      ['reconcile: whole month (once)', `/reports/reconcile?${month}`],
+      ['close 2026-10 (once)', `/reports/periods/2026-10/close`, { method: 'POST' }],
+    ]
+  : []) as [string, string, RequestInit?][]) {
   const started = performance.now();
   const out = await call(path, init);
   const ms = performance.now() - started;

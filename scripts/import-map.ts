@@ -30,14 +30,14 @@ export const LAYERS: readonly (readonly string[])[] = [
 /** A file's room: its folder under src/, or its own name for a top-level file (app.ts → app). */
 export function roomOf(srcDir: string, file: string): string {
   const [first, second] = relative(srcDir, file).split(/[\\/]/);
-  return second === undefined ? first!.replace(/\.ts$/, '') : first!;
+  return second === undefined ? first!.replace(/\.tsx?$/, '') : first!;
 }
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
     if (statSync(path).isDirectory()) return sourceFiles(path);
-    return name.endsWith('.ts') ? [path] : [];
+    return name.endsWith('.ts') || name.endsWith('.tsx') ? [path] : [];
   });
 }
 
@@ -54,7 +54,7 @@ export function importMap(srcDir: string): Map<string, Set<string>> {
     for (const match of readFileSync(file, 'utf8').matchAll(IMPORT)) {
       const target = resolve(dirname(file), (match[1] ?? match[2] ?? match[3])!);
       if (!target.startsWith(srcDir)) continue;
-      const to = roomOf(srcDir, target.endsWith('.ts') ? target : `${target}.ts`);
+      const to = roomOf(srcDir, /\.tsx?$/.test(target) ? target : `${target}.ts`);
       if (to !== from) imports.add(to);
     }
   }

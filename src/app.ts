@@ -1,5 +1,6 @@
 import { type Context, Hono } from 'hono';
 import { requireScope } from './auth';
+import { reportsAuth } from './auth/session';
 import type { Deps, HonoEnv } from './deps';
 import { GatewayError, internalErrorBody } from './errors';
 import { registerAdminBudgetRoutes } from './http/admin-budgets';
@@ -7,6 +8,7 @@ import { registerAdminKeyRoutes } from './http/admin-keys';
 import { registerAdminModelRoutes } from './http/admin-models';
 import { registerAdminTeamRoutes } from './http/admin-teams';
 import { limitBody } from './http/body';
+import { dashboardRoutes } from './http/dashboard';
 import { registerEstimateRoute } from './http/estimate';
 import { registerOpenAiRoutes } from './http/openai';
 import { RateGate } from './http/rate-gate';
@@ -100,10 +102,15 @@ export function createApp(deps: Deps, options: AppOptions = {}): Hono<HonoEnv> {
   // Memory and queues, for operators: loaded encodings, cache fill, ledger rows waiting.
   app.get('/admin/metrics', (c) => c.json({ ledger: deps.ledgerStats(), tokenizer: tokenizerStats() }));
 
-  // Finance: the operator token, or a key with the `reports` scope (a team-limited one sees its teams only).
-  app.use('/reports/*', requireScope('reports'), limitBody(1024 * 1024));
+  // Finance: the operator token, or a key with the `reports` scope (a team-limited one sees its teams only);
+  // reads also take a dashboard session, so the dashboard's CSV buttons are links to these routes.
+  app.use('/reports/*', reportsAuth(), limitBody(1024 * 1024));
   registerReportRoutes(app);
   registerReportPeriodRoutes(app);
+
+  // The dashboard: pages for a signed-in reports key or the operator (see http/dashboard).
+  app.use('/dashboard/*', limitBody(64 * 1024));
+  app.route('/', dashboardRoutes() as unknown as Hono<HonoEnv>);
   return app;
 }
 

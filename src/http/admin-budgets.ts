@@ -18,12 +18,15 @@ import { parseWith } from './validate';
 /** The largest budget limit accepted: it and every window's spend stay far inside a bigint of picodollars. */
 export const MAX_BUDGET_USD = 1_000_000;
 
+const USD_LIMIT = /^\d{1,7}(\.\d{1,12})?$/;
+
 const budgetSchema = z
   .strictObject({
     limit: z
       .string()
-      .regex(/^\d{1,7}(\.\d{1,12})?$/, 'must be a decimal USD string such as "10" or "12.50"')
-      .refine((text) => parseUsd(text) <= parseUsd(String(MAX_BUDGET_USD)), `must be at most ${MAX_BUDGET_USD}`)
+      .regex(USD_LIMIT, 'must be a decimal USD string such as "10" or "12.50"')
+      // zod runs this check after a failed regex too: only a decimal is parsed (else a 500, not the 400 above).
+      .refine((text) => !USD_LIMIT.test(text) || parseUsd(text) <= parseUsd(String(MAX_BUDGET_USD)), `must be at most ${MAX_BUDGET_USD}`)
       .nullish(),
     limitTokens: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).nullish(),
     period: z.enum(BUDGET_PERIODS).default('month'),

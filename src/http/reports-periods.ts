@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { HonoEnv } from '../deps';
 import { badRequest, GatewayError } from '../errors';
 import { closePeriod, parsePeriod, periodJson, statementColumns, statementHtml, statementJson, statementLines } from '../reports';
-import { measuresJson } from '../reports/columns';
+import { type Column, measuresJson } from '../reports/columns';
 import { getStatement, listPeriods, listStatements, type StatementRecord, unbookedUsage } from '../store/statements';
 import { csvResponse, reportFormat, reportScope } from './report-output';
 import { parseWith } from './validate';
@@ -20,6 +20,21 @@ async function readOptionalJson(c: Context<HonoEnv>): Promise<unknown> {
     throw badRequest('We could not parse the JSON body of your request.', null, 'invalid_json');
   }
 }
+
+/** The statements list as CSV: one line per statement with its totals. */
+const statementListColumns: Column<StatementRecord>[] = [
+  { name: 'statementId', kind: 'text', get: (s) => s.id },
+  { name: 'period', kind: 'text', get: (s) => s.period },
+  { name: 'teamId', kind: 'text', get: (s) => (s.content.team as { id: string } | null)?.id ?? null },
+  { name: 'teamName', kind: 'text', get: (s) => (s.content.team as { name: string } | null)?.name ?? null },
+  { name: 'costCenter', kind: 'text', get: (s) => (s.content.team as { costCenter: string | null } | null)?.costCenter ?? null },
+  { name: 'generatedAt', kind: 'instant', get: (s) => s.generatedAt.toISOString() },
+  { name: 'requests', kind: 'integer', get: (s) => s.totals.requests },
+  { name: 'promptTokens', kind: 'integer', get: (s) => s.totals.promptTokens },
+  { name: 'completionTokens', kind: 'integer', get: (s) => s.totals.completionTokens },
+  { name: 'cost', kind: 'money', get: (s) => s.totals.cost },
+  { name: 'contentHash', kind: 'text', get: (s) => s.contentHash },
+];
 
 const statementNotFound = (id: string) => new GatewayError(404, `No statement '${id}'.`, { code: 'statement_not_found', param: 'id' });
 
@@ -92,6 +107,7 @@ export function registerReportPeriodRoutes(app: Hono<HonoEnv>): void {
 
   app.get('/reports/statements', async (c) => {
     const { deps } = c.var;
+    const format = reportFormat(c);
     const scope = await reportScope(c);
     const periodParam = c.req.query('period');
     const team = c.req.query('team');
@@ -100,7 +116,9 @@ export function registerReportPeriodRoutes(app: Hono<HonoEnv>): void {
       teams: team === undefined ? undefined : [team === 'none' ? '' : team],
       scopeTeams: scope.teams,
     });
-    return c.json({ object: 'list', data: statements.map(statementSummary) });
+    if (format === 'json') return c.json({ object: 'list', data: statements.map(statementSummary) });
+    const query = { period: periodParam ?? null, team: team ?? null };
+    return csvResponse(c, { name: 'statements', meta: { query }, columns: statementListColumns, pages: [statements] }, scope);
   });
 
   app.get('/reports/statements/:id', async (c) => {

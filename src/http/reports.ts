@@ -1,5 +1,6 @@
 import type { Hono } from 'hono';
 import type { HonoEnv } from '../deps';
+import { badRequest } from '../errors';
 import {
   auditReport,
   budgetsReport,
@@ -10,6 +11,7 @@ import {
   repricePreview,
   repriceSchema,
   requestColumns,
+  requestDetail,
   requestsAllPages,
   requestsPage,
   usageReport,
@@ -46,6 +48,15 @@ export function registerReportRoutes(app: Hono<HonoEnv>): void {
     const all = await requestsAllPages(deps.store, spec, scope);
     const meta = { query: all.query, asOf: all.asOf, generatedAt: deps.now().toISOString(), currency: 'USD' };
     return csvResponse(c, { name: 'requests', meta, columns: requestColumns, pages: all.pages }, scope);
+  });
+
+  // One row in full (tokens estimated and billed, reservation, price version, timings).
+  app.get('/reports/requests/:requestId', async (c) => {
+    const scope = await reportScope(c);
+    const key = c.req.query('key') || undefined;
+    if (key !== undefined && !/^[A-Za-z0-9._:-]{1,128}$/.test(key))
+      throw badRequest(`Invalid 'key': '${key}' is not an id.`, 'key', 'invalid_value');
+    return c.json(await requestDetail(c.var.deps.store, c.req.param('requestId'), key, scope));
   });
 
   app.get('/reports/budgets', async (c) => {

@@ -76,6 +76,8 @@ export interface BudgetReportRow {
   limitTokens: bigint | null;
   spentTokens: bigint;
   reservedTokens: bigint;
+  /** The key's alert threshold in percent of its limit (a team's when all its keys share one). */
+  softThresholdPct: number | null;
   money: Projection;
   tokens: Projection;
 }
@@ -99,6 +101,7 @@ export function keyRow(row: BudgetRow, now: Date): BudgetReportRow {
     limitTokens: row.limitTokens,
     spentTokens: row.spentTokens,
     reservedTokens: row.reservedTokens,
+    softThresholdPct: row.softThresholdPct,
     money: project({ ...window, spent: row.spentCost, reserved: row.reservedCost, limit: row.limitCost }, now),
     tokens: project({ ...window, spent: row.spentTokens, reserved: row.reservedTokens, limit: row.limitTokens }, now),
   };
@@ -139,6 +142,7 @@ export function teamRow(rows: readonly BudgetReportRow[]): BudgetReportRow {
     limitTokens: sumOrNull(rows.map((row) => row.limitTokens)),
     spentTokens: rows.reduce((sum, row) => sum + row.spentTokens, 0n),
     reservedTokens: rows.reduce((sum, row) => sum + row.reservedTokens, 0n),
+    softThresholdPct: same(rows.map((row) => row.softThresholdPct)),
     money: projected(
       (row) => row.money,
       (row) => row.spent,
@@ -176,6 +180,7 @@ export const budgetColumns: Column<BudgetReportRow>[] = [
   { name: 'reserved', kind: 'money', get: (row) => row.reserved },
   { name: 'remaining', kind: 'money', get: (row) => remaining(row.limit, row.spent, row.reserved) },
   { name: 'utilisationPct', kind: 'text', get: (row) => percent(row.spent + row.reserved, row.limit) },
+  { name: 'softThresholdPct', kind: 'integer', get: (row) => row.softThresholdPct },
   { name: 'limitTokens', kind: 'integer', get: (row) => row.limitTokens },
   { name: 'spentTokens', kind: 'integer', get: (row) => row.spentTokens },
   { name: 'reservedTokens', kind: 'integer', get: (row) => row.reservedTokens },

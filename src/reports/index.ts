@@ -6,6 +6,7 @@ export { csvStream, parseCsv } from './csv';
 export type { ReportScope } from './range';
 export { reconcile } from './reconcile';
 export { repricePreview, repriceSchema } from './reprice';
+export { type RequestDetail, requestDetail } from './request-detail';
 export { requestColumns, requestsAllPages, requestsPage } from './requests-report';
 export { parsePeriod, parseRangeSpec, parseRequestsSpec, parseUsageSpec } from './spec';
 export { statementColumns, statementJson, statementLines } from './statement';

@@ -14,6 +14,8 @@ export interface BudgetRow {
   /** Picodollars; null: no money limit. */
   limitCost: bigint | null;
   limitTokens: bigint | null;
+  /** The alert threshold, in percent of the limit; null: none. */
+  softThresholdPct: number | null;
   windowStart: Date;
   windowEnd: Date;
   spentCost: bigint;
@@ -31,6 +33,7 @@ interface Row extends Record<string, unknown> {
   timezone: string;
   limit_cost: string | null;
   limit_tokens: string | null;
+  soft_threshold_pct: number | null;
   start_ms: number;
   end_ms: number;
   spent_cost: string;
@@ -61,7 +64,7 @@ export async function budgetRows(
   if (filter.keys) where.push(inList(sql`k.id`, filter.keys));
   const rows = await ex.rows<Row>(sql`
     SELECT k.id AS key_id, k.name AS key_name, k.team_id, t.name AS team_name, b.period, b.timezone,
-      b.limit_cost::text AS limit_cost, b.limit_tokens::text AS limit_tokens,
+      b.limit_cost::text AS limit_cost, b.limit_tokens::text AS limit_tokens, b.soft_threshold_pct,
       ${epochMs(sql`w.window_start`)} AS start_ms, ${epochMs(sql`w.window_end`)} AS end_ms,
       coalesce(bw.spent_cost, 0)::text AS spent_cost, coalesce(bw.reserved_cost, 0)::text AS reserved_cost,
       coalesce(bw.spent_tokens, 0)::text AS spent_tokens, coalesce(bw.reserved_tokens, 0)::text AS reserved_tokens
@@ -81,6 +84,7 @@ export async function budgetRows(
     timezone: row.timezone,
     limitCost: row.limit_cost === null ? null : BigInt(row.limit_cost),
     limitTokens: row.limit_tokens === null ? null : BigInt(row.limit_tokens),
+    softThresholdPct: row.soft_threshold_pct === null ? null : Number(row.soft_threshold_pct),
     windowStart: new Date(Number(row.start_ms)),
     windowEnd: new Date(Number(row.end_ms)),
     spentCost: BigInt(row.spent_cost),

@@ -282,3 +282,37 @@ export async function reportNames(
     teams: new Map(teams.map((row) => [row.id, { name: row.name, costCenter: row.cost_center }])),
   };
 }
+
+/**
+ * Every bucket of [from, to) in `tz`, clipped to the range, by the same rule as `groupUsage`: a
+ * chart's time axis, with the buckets that had no usage. `bucket` must not be `none`.
+ *
+ * @example await localBuckets(store, from, to, 'America/New_York', 'day') // 30 or 31 days, a DST day 23 or 25 hours long
+ */
+export async function localBuckets(
+  ex: Executor,
+  from: Date,
+  to: Date,
+  tz: string,
+  bucket: Exclude<UsageBucket, 'none'>,
+): Promise<{ start: Date; end: Date; startLocal: string; endLocal: string }[]> {
+  const zone = sql`${tz}::text`;
+  const first = bucketStart(bucket, iso(from), zone);
+  // Hours step in instant space (a DST hour is its own bucket); days, weeks and months in local time.
+  const series =
+    bucket === 'hour'
+      ? sql`SELECT s AS b FROM generate_series(${first}, ${iso(to)}, interval '1 hour') AS s`
+      : sql`SELECT s AT TIME ZONE ${zone} AS b
+          FROM generate_series(${first} AT TIME ZONE ${zone}, ${iso(to)} AT TIME ZONE ${zone}, ${`1 ${bucket}`}::interval) AS s`;
+  const start = sql`greatest(g.b, ${iso(from)})`;
+  const end = sql`least(${bucketEnd(bucket, sql`g.b`, zone)}, ${iso(to)})`;
+  const rows = await ex.rows<{ start_ms: number; end_ms: number; start_local: string; end_local: string }>(sql`
+    SELECT ${epochMs(start)} AS start_ms, ${epochMs(end)} AS end_ms, ${localText(start, zone)} AS start_local, ${localText(end, zone)} AS end_local
+    FROM (${series}) AS g WHERE g.b < ${iso(to)} ORDER BY g.b`);
+  return rows.map((row) => ({
+    start: new Date(Number(row.start_ms)),
+    end: new Date(Number(row.end_ms)),
+    startLocal: row.start_local,
+    endLocal: row.end_local,
+  }));
+}

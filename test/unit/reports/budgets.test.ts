@@ -62,6 +62,7 @@ describe('burn-rate projection (the window’s average so far, continued)', () =
       limitTokens: null,
       spentTokens: 0n,
       reservedTokens: 0n,
+      softThresholdPct: 80,
       money: { burnPerDay: spent, projected: spent * 2n, exhaustedAt: null },
       tokens: { burnPerDay: null, projected: null, exhaustedAt: null },
     });
@@ -71,6 +72,7 @@ describe('burn-rate projection (the window’s average so far, continued)', () =
       limit: 30n,
       spent: 5n,
       reserved: 2n,
+      softThresholdPct: 80,
       money: { projected: 10n },
     });
     expect(teamRow([key(10n, 2n), key(null, 3n)]).limit).toBeNull();
