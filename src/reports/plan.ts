@@ -18,6 +18,13 @@ import { isQuarterAligned, type UsageBucket, type UsagePlan } from '../store/rep
 /** A compacted segment older than this is brought up to date before it is read. */
 export const REFRESH_AFTER_MS = 10 * 60_000;
 
+/**
+ * The most segments one report compacts on its way (the rest is read from the rollup): a first
+ * read of a long range stays within the statement deadline and gets faster with each read, while
+ * maintenance compacts ended days ahead in the configured zones.
+ */
+export const MAX_COMPACTED_PER_READ = 4;
+
 /** [from, to) less the segments (sorted, disjoint, inside it): the gaps, adjacent ones merged. */
 export function uncovered(from: Date, to: Date, segments: readonly Segment[]): Segment[] {
   const gaps: Segment[] = [];
@@ -55,7 +62,9 @@ export async function planUsage(
   const units = await localUnits(ex, from, to, tz, unit, horizon ?? to);
   let compacted: CompactedSegment[] = await compactedSegments(ex, units);
   if (options.compact && horizon) {
-    const missing = units.filter((u) => u.end <= horizon && !compacted.some((c) => c.start.getTime() === u.start.getTime()));
+    const missing = units
+      .filter((u) => u.end <= horizon && !compacted.some((c) => c.start.getTime() === u.start.getTime()))
+      .slice(0, MAX_COMPACTED_PER_READ);
     const stale = compacted.some((c) => c.through.getTime() < horizon.getTime() - REFRESH_AFTER_MS);
     if (stale) await refreshSegments(options.compact, new Date(horizon.getTime() - REFRESH_AFTER_MS), horizon);
     if (missing.length > 0) await compactSegments(options.compact, missing, horizon);
