@@ -25,10 +25,9 @@ export async function probeReplica(fetchFn: Fetch, replica: Replica, probe: { pa
 }
 
 /**
- * Active health: every `intervalMs`, each replica's probe path is fetched; a failure ejects a
- * healthy replica, a success makes an ejected one due for its trial request (which still
- * decides: a replica that answers its probe but fails requests stays out). Node only: an
- * isolate on Workers lives per request.
+ * Active health: every `intervalMs`, each replica's probe path is fetched. A failure ejects the
+ * replica until a probe succeeds again; a success does not let back a replica its requests
+ * ejected (see Replica.probed). Node only: an isolate on Workers lives per request.
  *
  * @example
  * const probes = new ActiveProbes(pool, fetch); probes.update(); … probes.stop();
@@ -74,6 +73,7 @@ export class ActiveProbes {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     this.#intervalMs = 0;
+    for (const replica of this.pool.replicas.values()) replica.probesStopped(this.pool.clock());
   }
 }
 
@@ -105,31 +105,35 @@ export async function unservableModels(table: RouteTable, fetchFn: Fetch): Promi
  * window would fail there with the backend's context error.
  */
 export async function checkServedContext(config: Config, fetchFn: Fetch, log: (line: string) => void, timeoutMs = 5_000): Promise<void> {
-  const checks: Promise<void>[] = [];
   // One request per replica, however many models it serves.
-  const asked = new Map<string, ReturnType<typeof servedModels>>();
+  const served = new Map<string, { model: string; window: number; upstream: string }[]>();
   for (const [name, model] of Object.entries(config.models)) {
-    const served = model.upstreamModel ?? name;
-    for (const backendName of modelBackends(model)) {
-      const backend = config.backends[backendName]!;
-      let models = asked.get(backendName);
-      if (!models) asked.set(backendName, (models = servedModels(fetchFn, backend.url, backend.apiKey, timeoutMs)));
-      checks.push(
-        models.then(
-          (models) => {
-            const entry = models.find((m) => m.id === served) ?? (models.length === 1 ? models[0] : undefined);
-            if (entry?.maxModelLen !== undefined && entry.maxModelLen < model.contextWindow) {
-              log(
-                `tollgate: replica "${backendName}" serves "${entry.id}" with max_model_len ${entry.maxModelLen}, below the contextWindow ${model.contextWindow} of model "${name}": requests that fit the window can fail there`,
-              );
-            }
-          },
-          (error: unknown) => log(`tollgate: could not read the models of replica "${backendName}" (${String(error)})`),
-        ),
-      );
+    for (const backend of modelBackends(model)) {
+      const models = served.get(backend) ?? [];
+      models.push({ model: name, window: model.contextWindow, upstream: model.upstreamModel ?? name });
+      served.set(backend, models);
     }
   }
-  await Promise.all(checks);
+  await Promise.all(
+    [...served].map(async ([backendName, models]) => {
+      const backend = config.backends[backendName]!;
+      let listed: Awaited<ReturnType<typeof servedModels>>;
+      try {
+        listed = await servedModels(fetchFn, backend.url, backend.apiKey, timeoutMs);
+      } catch (error) {
+        log(`tollgate: could not read the models of replica "${backendName}" (${error instanceof Error ? error.message : String(error)})`);
+        return;
+      }
+      for (const { model, window, upstream } of models) {
+        const entry = listed.find((m) => m.id === upstream) ?? (listed.length === 1 ? listed[0] : undefined);
+        if (entry?.maxModelLen !== undefined && entry.maxModelLen < window) {
+          log(
+            `tollgate: replica "${backendName}" serves "${entry.id}" with max_model_len ${entry.maxModelLen}, below the contextWindow ${window} of model "${model}": requests that fit the window can fail there`,
+          );
+        }
+      }
+    }),
+  );
 }
 
 async function servedModels(fetchFn: Fetch, url: string, apiKey: string | undefined, timeoutMs: number) {

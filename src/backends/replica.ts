@@ -43,7 +43,7 @@ export class Replica {
   #failures = 0;
   #trips = 0;
   #ejected = false;
-  /** Ejected by an active probe (not by requests): a good probe ends its back-off. */
+  /** Ejected by an active probe (not by requests): only a good probe ends it. */
   #byProbe = false;
   #ejectedUntil = 0;
   #trialRunning = false;
@@ -96,10 +96,7 @@ export class Replica {
   /** The backend answered (a status below 500, other than 429). */
   succeeded(trial: boolean): void {
     this.#failures = 0;
-    if (!trial) return;
-    this.#ejected = false;
-    this.#trips = 0;
-    this.#trialRunning = false;
+    if (trial) this.#close();
   }
 
   /**
@@ -117,21 +114,36 @@ export class Replica {
   }
 
   /**
-   * An active probe's answer. A failure ejects a healthy replica. A success makes a replica the
-   * probes ejected due for its trial at once; one that requests ejected keeps its back-off (a
-   * replica that answers its health check but fails requests is not let back by its own word).
+   * An active probe's answer. A failure ejects a healthy replica until a probe succeeds (requests
+   * that would succeed do not overrule the probe: the operator chose to trust it). A success lets
+   * a replica the probes ejected back at once; one that requests ejected keeps its back-off and
+   * trial (a backend that answers its health check but fails requests is not let back on its word).
    */
   probed(ok: boolean, now: number, policy: HealthPolicy): void {
     if (ok) {
-      if (this.#ejected && this.#byProbe) this.#ejectedUntil = Math.min(this.#ejectedUntil, now);
+      if (this.#ejected && this.#byProbe) this.#close();
       return;
     }
-    if (!this.#ejected) {
-      this.#eject(now, policy, 0);
-      this.#byProbe = true;
+    if (this.#ejected) return;
+    this.#eject(now, policy, 0);
+    this.#byProbe = true;
+    this.#ejectedUntil = Number.POSITIVE_INFINITY;
+  }
+
+  /** Active probes stopped: an ejection only a probe could end is left to its trial request instead. */
+  probesStopped(now: number): void {
+    if (this.#ejected && this.#byProbe) {
+      this.#byProbe = false;
+      this.#ejectedUntil = now;
     }
-    // Ejected already: probing again before another back-off would only repeat the answer.
-    else this.#ejectedUntil = Math.max(this.#ejectedUntil, now + this.#backoff(policy));
+  }
+
+  #close(): void {
+    this.#ejected = false;
+    this.#byProbe = false;
+    this.#trips = 0;
+    this.#failures = 0;
+    this.#trialRunning = false;
   }
 
   #eject(now: number, policy: HealthPolicy, atLeastMs: number): void {

@@ -100,15 +100,23 @@ describe('passive health', () => {
 });
 
 describe('active probes', () => {
-  test('a failed probe ejects a healthy replica; a good one makes it due for its trial at once', () => {
+  test('a failed probe ejects it until a probe succeeds: time does not let it back, a good probe does', () => {
     const r = replica();
     r.probed(false, 0, policy);
     expect(r.healthy).toBe(false);
-    expect(r.selectable(10)).toBe(false);
-    r.probed(true, 10, policy);
-    expect(r.selectable(10)).toBe(true);
-    expect(r.healthy).toBe(false); // the trial request decides
-    expect(attempt(r, 10, true)).toBe(true);
+    expect(r.selectable(3_600_000)).toBe(false);
+    r.probed(false, 10, policy);
+    r.probed(true, 20, policy);
+    expect(r.healthy).toBe(true);
+    expect(r.selectable(20)).toBe(true);
+  });
+
+  test('probes stopped (a reload turned them off): a replica they ejected is left to a trial request', () => {
+    const r = replica();
+    r.probed(false, 0, policy);
+    r.probesStopped(5);
+    expect(r.selectable(5)).toBe(true);
+    expect(attempt(r, 5, true)).toBe(true);
     expect(r.healthy).toBe(true);
   });
 
