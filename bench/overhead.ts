@@ -1,7 +1,9 @@
 /**
  * What the gateway adds to a request: the fake vLLM backend called directly vs through tollgate
  * (auth, counting, reservation and ledger on PGlite, and on Postgres when it is reachable),
- * side by side in one run. `npm run bench:overhead`
+ * side by side in one run. Each database gets a second row where the model has three replicas
+ * (three backend names on the same fake, so only the gateway's balancing and health bookkeeping
+ * differ). `npm run bench:overhead`
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -13,6 +15,8 @@ import { ADMIN_TOKEN, startGatewayProcess } from '../test/support/gateway';
 const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 400);
 const CONCURRENCY = 64;
 const LOAD_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+/** Throughput rounds per gateway, alternating between the gateways of one database, so drift shows as spread. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 interface Target {
   name: string;
@@ -90,8 +94,20 @@ async function throughput(target: Target, body: string) {
   return { rps: done / LOAD_SECONDS, cpuMsPerRequest };
 }
 
-async function gatewayTarget(name: string, backendUrl: string, env: Record<string, string>) {
-  const gateway = await startGatewayProcess({ env, config: defaultConfigInput(backendUrl) });
+/** The seed config; with `replicas`, gpt-4 is served by that many backends (all on the same URL). */
+function benchConfig(backendUrl: string, replicas: number): unknown {
+  const input = defaultConfigInput(backendUrl) as any;
+  if (replicas > 1) {
+    input.backends = Object.fromEntries(Array.from({ length: replicas }, (_, i) => [`gpu-${i}`, { url: backendUrl, timeoutMs: 600_000 }]));
+    input.models['gpt-4'].backends = Object.keys(input.backends);
+    delete input.models['gpt-4'].backend;
+    input.models['gpt-4-32k'].backend = 'gpu-0';
+  }
+  return input;
+}
+
+async function gatewayTarget(name: string, backendUrl: string, env: Record<string, string>, replicas = 1) {
+  const gateway = await startGatewayProcess({ env, config: benchConfig(backendUrl, replicas) });
   const created = await fetch(`${gateway.url}/admin/keys`, {
     method: 'POST',
     headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
@@ -114,34 +130,52 @@ async function main() {
   const stream = JSON.stringify({ model: 'gpt-4', messages: [{ role: 'user', content: 'Stream please.' }], max_tokens: 16, stream: true });
   const direct: Target = { name: 'backend directly', url: backend.url, key: 'none' };
   const rows: string[][] = [];
-  const measure = async (target: Target) => {
-    const json = await latency(target, small, false);
-    const ttfb = await latency(target, stream, true);
-    const { rps, cpuMsPerRequest } = await throughput(target, small);
-    return { json, ttfb, rps, cpuMsPerRequest };
+  type Measured = { json: { p50: number; p99: number }; ttfb: { p50: number }; rps: number[]; cpu: number[] };
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  /** Latency once each, then throughput in rounds alternating between the targets. */
+  const measureAll = async (targets: Target[], rounds: number): Promise<Measured[]> => {
+    const measured: Measured[] = [];
+    for (const target of targets)
+      measured.push({ json: await latency(target, small, false), ttfb: await latency(target, stream, true), rps: [], cpu: [] });
+    for (let round = 0; round < rounds; round++) {
+      for (const [i, target] of targets.entries()) {
+        const { rps, cpuMsPerRequest } = await throughput(target, small);
+        measured[i]!.rps.push(rps);
+        if (cpuMsPerRequest !== null) measured[i]!.cpu.push(cpuMsPerRequest);
+      }
+    }
+    return measured;
   };
-  const base = await measure(direct);
-  const row = (name: string, m: typeof base) => [
+  const [base] = await measureAll([direct], 1);
+  const row = (name: string, m: Measured) => [
     name,
     m.json.p50.toFixed(2),
     m.json.p99.toFixed(2),
-    (m.json.p50 - base.json.p50).toFixed(2),
+    (m.json.p50 - base!.json.p50).toFixed(2),
     m.ttfb.p50.toFixed(2),
-    (m.ttfb.p50 - base.ttfb.p50).toFixed(2),
-    m.rps.toFixed(0),
-    (m.rps / base.rps).toFixed(2),
-    m.cpuMsPerRequest === null ? '-' : m.cpuMsPerRequest.toFixed(2),
+    (m.ttfb.p50 - base!.ttfb.p50).toFixed(2),
+    median(m.rps).toFixed(0),
+    (median(m.rps) / median(base!.rps)).toFixed(2),
+    m.cpu.length === 0 ? '-' : median(m.cpu).toFixed(2),
+    m.cpu.length === 0 ? '-' : `${Math.min(...m.cpu).toFixed(2)}–${Math.max(...m.cpu).toFixed(2)}`,
   ];
-  rows.push(row(direct.name, base));
+  rows.push(row(direct.name, base!));
 
-  const pglite = await gatewayTarget('tollgate, PGlite', backend.url, {});
-  rows.push(row(pglite.target.name, await measure(pglite.target)));
-  await pglite.stop();
+  // Per database: the model on one backend, and on three replicas, running side by side.
+  const compare = async (label: string, env: Record<string, string>) => {
+    const gateways = [await gatewayTarget(`tollgate, ${label}`, backend.url, env, 1)];
+    gateways.push(await gatewayTarget(`tollgate, ${label}, 3 replicas`, backend.url, env, 3));
+    const measured = await measureAll(
+      gateways.map((gateway) => gateway.target),
+      ROUNDS,
+    );
+    for (const [i, gateway] of gateways.entries()) rows.push(row(gateway.target.name, measured[i]!));
+    for (const gateway of gateways) await gateway.stop();
+  };
+  await compare('PGlite', {});
   if (postgresAvailable) {
     const database = await createPostgresDatabase();
-    const postgres = await gatewayTarget('tollgate, Postgres', backend.url, { DATABASE_URL: database.url });
-    rows.push(row(postgres.target.name, await measure(postgres.target)));
-    await postgres.stop();
+    await compare('Postgres', { DATABASE_URL: database.url });
     await database.drop();
   }
   await backend.close();
@@ -157,11 +191,12 @@ async function main() {
     `req/s @${CONCURRENCY}`,
     'vs direct',
     'gateway CPU ms/req',
+    'CPU min–max',
   ];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padStart(widths[i]!)).join(' | ')} |`;
   console.log(
-    `\nsmall non-streamed chat (16 completion tokens), ${SEQUENTIAL} sequential requests; throughput for ${LOAD_SECONDS} s at ${CONCURRENCY} connections, with the CPU the gateway spent per request meanwhile (steadier than req/s on a shared machine)`,
+    `\nsmall non-streamed chat (16 completion tokens), ${SEQUENTIAL} sequential requests; throughput for ${LOAD_SECONDS} s at ${CONCURRENCY} connections, ${ROUNDS} rounds alternating between the gateways of a database (medians), with the CPU the gateway spent per request meanwhile (steadier than req/s on a shared machine) and its spread over the rounds`,
   );
   console.log(line(header));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);

@@ -14,9 +14,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 export const LAYERS: readonly (readonly string[])[] = [
   ['errors', 'pricing'],
   ['config', 'ledger'],
-  ['tokenize', 'context', 'budget'],
+  ['tokenize', 'context', 'budget', 'backends'],
   ['store'],
   ['usage', 'alerts', 'proxy'],
+  ['metrics'],
   ['deps'],
   ['auth', 'reports'],
   ['http'],

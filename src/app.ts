@@ -1,12 +1,15 @@
-import { type Context, Hono } from 'hono';
+import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { requireScope } from './auth';
 import { reportsAuth } from './auth/session';
+import { unservableModels } from './backends';
+import type { Config } from './config';
 import type { Deps, HonoEnv } from './deps';
 import { GatewayError, internalErrorBody } from './errors';
 import { registerAdminBudgetRoutes } from './http/admin-budgets';
 import { registerAdminKeyRoutes } from './http/admin-keys';
 import { registerAdminModelRoutes } from './http/admin-models';
 import { registerAdminTeamRoutes } from './http/admin-teams';
+import { registerAdminReloadRoute } from './http/admin-reload';
 import { limitBody } from './http/body';
 import { dashboardRoutes } from './http/dashboard';
 import { registerEstimateRoute } from './http/estimate';
@@ -43,15 +46,18 @@ export interface AppOptions {
 export function createApp(deps: Deps, options: AppOptions = {}): Hono<HonoEnv> {
   const app = new Hono<HonoEnv>();
 
+  const metrics = deps.metrics;
   app.use(async function requestContext(c, next) {
     const incoming = c.req.header('x-request-id');
     const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : newRequestId();
     c.set('requestId', requestId);
-    c.set('deps', deps);
+    // The config in force when the request arrived, to its end (a reload swaps it for later ones).
+    c.set('deps', deps.current ? deps.current() : deps);
     await next();
     // On the finished response's own headers: c.header() here would rebuild the response around
     // its body stream, which costs a stream copy per request (and a hop per SSE chunk) on Node.
     setResponseHeader(c, 'x-request-id', requestId);
+    metrics?.responded(c.req.path, c.res.status);
   });
 
   app.onError((error, c) => {
@@ -77,20 +83,44 @@ export function createApp(deps: Deps, options: AppOptions = {}): Hono<HonoEnv> {
     ),
   );
 
-  // Liveness: the process answers. Readiness: it can admit requests (database, schema, not draining).
+  // Liveness: the process answers. Readiness: it can admit requests (database, schema, not
+  // draining) and serve them (every model has a replica that is healthy or answers its probe).
   app.get('/healthz', (c) => c.json({ status: 'ok', ledgerWaiting: deps.ledger.waiting }));
   const readiness = options.readiness ?? new Readiness({ store: deps.store });
   app.get('/readyz', async (c) => {
     const report = await readiness.check();
-    return report.ready
-      ? c.json({ status: 'ready' })
-      : c.json({ status: 'unready', reason: report.reason, message: report.message }, 503, { 'retry-after': '1' });
+    if (!report.ready) return c.json({ status: 'unready', reason: report.reason, message: report.message }, 503, { 'retry-after': '1' });
+    const current = c.get('deps');
+    const unservable = await unservableModels(current.backends, current.fetch);
+    if (unservable.length === 0) return c.json({ status: 'ready' });
+    const message = `No replica of ${unservable.map((model) => `'${model}'`).join(', ')} is healthy.`;
+    return c.json({ status: 'unready', reason: 'no_healthy_replica', message }, 503, { 'retry-after': '1' });
+  });
+
+  // Prometheus text format (Node). Workers have no /metrics: an isolate's counters are its own.
+  app.get('/metrics', async (c) => {
+    if (!metrics)
+      throw new GatewayError(
+        404,
+        'This runtime serves no Prometheus metrics (on Workers: the request log, /admin/metrics and the ledger).',
+        {
+          code: 'metrics_unavailable',
+        },
+      );
+    return c.body(await metrics.render(), 200, { 'content-type': metrics.contentType });
   });
 
   // Per instance: keys the shared rate window refused until the minute ends (see rate-gate.ts).
   const gate = new RateGate();
-  app.use('/v1/*', requireScope('proxy'), limitBody(deps.config.gateway.maxBodyBytes));
-  app.use('/v1/estimate', limitBody(deps.config.gateway.estimateMaxBodyBytes));
+  app.use(
+    '/v1/*',
+    requireScope('proxy'),
+    configuredLimit((config) => config.gateway.maxBodyBytes),
+  );
+  app.use(
+    '/v1/estimate',
+    configuredLimit((config) => config.gateway.estimateMaxBodyBytes),
+  );
   registerOpenAiRoutes(app, gate);
   registerEstimateRoute(app, gate);
 
@@ -99,6 +129,7 @@ export function createApp(deps: Deps, options: AppOptions = {}): Hono<HonoEnv> {
   registerAdminBudgetRoutes(app);
   registerAdminModelRoutes(app);
   registerAdminTeamRoutes(app);
+  registerAdminReloadRoute(app);
   // Memory and queues, for operators: loaded encodings, cache fill, ledger rows waiting.
   app.get('/admin/metrics', (c) => c.json({ ledger: deps.ledgerStats(), tokenizer: tokenizerStats() }));
 
@@ -112,6 +143,17 @@ export function createApp(deps: Deps, options: AppOptions = {}): Hono<HonoEnv> {
   app.use('/dashboard/*', limitBody(64 * 1024));
   app.route('/', dashboardRoutes() as unknown as Hono<HonoEnv>);
   return app;
+}
+
+/** A body limit read from the request's config (a reload may change it), one middleware per config. */
+function configuredLimit(limitOf: (config: Config) => number): MiddlewareHandler<HonoEnv> {
+  const limits = new WeakMap<Config, MiddlewareHandler<HonoEnv>>();
+  return function configuredBodyLimit(c, next) {
+    const config = c.get('deps').config;
+    let limit = limits.get(config);
+    if (!limit) limits.set(config, (limit = limitBody(limitOf(config))));
+    return limit(c, next);
+  };
 }
 
 /**

@@ -1,7 +1,9 @@
 import type { Context } from 'hono';
 import type { BudgetAlerts } from './alerts';
-import type { Config } from './config';
+import type { RouteTable } from './backends';
+import type { Config, ReloadReport } from './config';
 import type { Ledger } from './ledger';
+import type { MetricsEndpoint } from './metrics/endpoint';
 import type { Price } from './pricing';
 import type { UpstreamClient } from './proxy/upstream';
 import type { Store } from './store/db';
@@ -66,6 +68,17 @@ export interface Deps {
   instanceId: string | null;
   /** Ledger rows waiting in memory, and requests admitted fail-open since start. */
   ledgerStats: () => { waiting: number; failOpenAdmitted: number };
+  /** Each model's replicas, health and queue, as `config` names them. */
+  backends: RouteTable;
+  /** The Prometheus page (Node); null where there is none (Workers). */
+  metrics: MetricsEndpoint | null;
+  /**
+   * The deps of the config in force now: a request takes them once, when it arrives, and keeps
+   * them to its end (a reload swaps them for new requests). Absent: these, always.
+   */
+  current?: () => Deps;
+  /** Re-reads and applies the config file (Node: SIGHUP and POST /admin/reload); absent where there is no file. */
+  reload?: () => Promise<ReloadReport>;
 }
 
 export interface HonoEnv {

@@ -1,18 +1,24 @@
 import { BudgetAlerts } from './alerts';
 import { generateSecret, sha256Hex } from './auth';
 import { KeyCache } from './auth/key-cache';
-import type { Config } from './config';
+import { ReplicaPool, type RouteTable } from './backends';
+import { type Config, ConfigError, changedPrices, modelBackends, type ReloadReport } from './config';
 import type { Caller, Deps, RequestIO } from './deps';
 import { GatewayError, ledgerUnavailable } from './errors';
 import { webRequestIO } from './http/io';
 import type { Ledger } from './ledger';
+// Not './metrics': its index brings prom-client, which the Workers bundle does without.
+import type { MetricsEndpoint } from './metrics/endpoint';
+import { type LedgerTap, tapLedger } from './metrics/ledger-tap';
+import { RequestLog } from './metrics/request-log';
+import { parsePricePer1k } from './pricing';
 import { fetchUpstream, type UpstreamClient } from './proxy/upstream';
 import { getAdminSecretHash, initAdminSecretHash } from './store/admin-secrets';
 import { getBudget } from './store/budgets';
-import type { Store } from './store/db';
-import { isUnavailable, withDeadline } from './store/errors';
+import type { Executor, Store } from './store/db';
+import { describeError, isUnavailable, withDeadline } from './store/errors';
 import { findKeyByHash, isKeyLive } from './store/keys';
-import { currentPrice, seedPricesFromConfig } from './store/prices';
+import { addPriceVersion, currentPrice, seedPricesFromConfig } from './store/prices';
 import { createLedger, FailOpenLedger, type LedgerOptions, type StoreLedger } from './usage';
 import type { FailOpenJournal } from './usage/journal';
 
@@ -42,11 +48,20 @@ export interface GatewayParts {
    * its cache (admission decides, on the same database); an unknown key gets 503.
    */
   lookupTimeoutMs?: number;
+  /** The replicas (default: made here from `config`). */
+  pool?: ReplicaPool;
+  /** The Prometheus instruments (Node): they watch the ledger and serve /metrics. */
+  metrics?: (MetricsEndpoint & LedgerTap) | null;
+  /** Reads and validates the config file again; given, the gateway can reload (SIGHUP, POST /admin/reload). */
+  readConfig?: () => Config;
+  /** After a reload was applied (the Node entry restarts probes and checks the new replicas). */
+  onReload?: (config: Config) => void;
 }
 
 /**
  * The ledger as the Node entry (and tests of it) run it: the store ledger, wrapped in the
- * fail-open decorator, with over-limit rows raising overspend alerts.
+ * fail-open decorator, with over-limit rows raising overspend alerts (and `onCommit` told of
+ * each batch, for the flush metric).
  */
 export function nodeLedger(
   store: Store,
@@ -59,6 +74,7 @@ export function nodeLedger(
     onCommit: (commit) => {
       failOpen?.committed(commit);
       if (commit.outcome.overLimit.length > 0) alerts.overspent(commit.outcome.overLimit);
+      options.onCommit?.(commit);
     },
   });
   failOpen = new FailOpenLedger(inner, { log: options.log, journal: options.journal });
@@ -107,11 +123,11 @@ export async function buildDeps(parts: GatewayParts): Promise<Deps> {
       now,
       waitUntil: parts.waitUntil,
     });
-  return {
-    config: parts.config,
+  const clock = parts.clock ?? (() => performance.now());
+  const pool = parts.pool ?? new ReplicaPool(parts.config, { clock });
+  const base: Omit<Deps, 'config' | 'backends' | 'ledger'> = {
     alerts,
     store: parts.store,
-    ledger: parts.ledger,
     findKey: async (hash, options) => {
       try {
         return await keys.find(hash, options);
@@ -132,12 +148,83 @@ export async function buildDeps(parts: GatewayParts): Promise<Deps> {
     io: parts.io ?? webRequestIO,
     fetch: fetchFn,
     now,
-    clock: parts.clock ?? (() => performance.now()),
+    clock,
     waitUntil: parts.waitUntil ?? (() => {}),
     log,
     instanceId: parts.instanceId ?? null,
     ledgerStats: () => ({ waiting: parts.ledger.waiting, failOpenAdmitted: parts.failOpenAdmitted?.() ?? 0 }),
+    metrics: parts.metrics ?? null,
   };
+  // One set of deps per config: a request keeps the set it arrived with.
+  const generation = (config: Config, backends: RouteTable): Deps => {
+    const taps: LedgerTap[] = [];
+    if (parts.metrics) taps.push(parts.metrics);
+    if (config.gateway.logging.requests) taps.push(new RequestLog(log));
+    return { ...base, config, backends, ledger: tapLedger(parts.ledger, taps, clock) };
+  };
+  if (!parts.readConfig) return generation(parts.config, pool.table);
+
+  const readConfig = parts.readConfig;
+  let current: Deps;
+  let reloading: Promise<unknown> = Promise.resolve();
+  const apply = async (): Promise<ReloadReport> => {
+    let next: Config;
+    try {
+      next = readConfig();
+    } catch (error) {
+      const message = error instanceof ConfigError ? error.message : describeError(error);
+      log(`tollgate: config reload refused, the running config stays: ${message}`);
+      return { ok: false, message };
+    }
+    let repriced: string[];
+    try {
+      repriced = await applyPrices(parts.store, current.config, next, now());
+    } catch (error) {
+      const message = `the new prices could not be written (${describeError(error)})`;
+      log(`tollgate: config reload failed, the running config stays: ${message}`);
+      return { ok: false, message };
+    }
+    current = generation(next, pool.reconfigure(next));
+    parts.onReload?.(next);
+    const models = Object.keys(next.models);
+    const replicas = [...new Set(Object.values(next.models).flatMap((model) => modelBackends(model)))];
+    log(
+      `tollgate: config reloaded: models ${models.join(', ')}; replicas ${replicas.join(', ')}; new price versions: ${repriced.join(', ') || 'none'}`,
+    );
+    return { ok: true, models, replicas, repriced };
+  };
+  base.current = () => current;
+  // One reload at a time: a second SIGHUP waits for the first.
+  base.reload = () => {
+    const run = reloading.then(apply, apply);
+    reloading = run;
+    return run;
+  };
+  current = generation(parts.config, pool.table);
+  return current;
+}
+
+/**
+ * The reload's price step, in one transaction: each model whose price the file changed gets a
+ * version effective now, unless the database already has that price in force (another instance
+ * reloaded the same file); a model never priced gets its first version, as at start.
+ */
+async function applyPrices(store: Store, previous: Config, next: Config, at: Date): Promise<string[]> {
+  const changed = changedPrices(previous, next);
+  if (changed.length === 0) return [];
+  return store.transaction(async (tx: Executor) => {
+    const repriced: string[] = [];
+    for (const model of changed) {
+      const { prompt, completion } = next.models[model]!.pricePer1k;
+      const price = await currentPrice(tx, model, at);
+      if (!price) await seedPricesFromConfig(tx, { [model]: next.models[model]! });
+      else if (price.promptPer1k !== parsePricePer1k(prompt) || price.completionPer1k !== parsePricePer1k(completion))
+        await addPriceVersion(tx, model, parsePricePer1k(prompt), parsePricePer1k(completion), at);
+      else continue;
+      repriced.push(model);
+    }
+    return repriced;
+  });
 }
 
 async function resolveAdminToken(store: Store, configured: string | undefined, log: (line: string) => void): Promise<string> {

@@ -3,8 +3,10 @@ import { hostname } from 'node:os';
 import { serve } from '@hono/node-server';
 import { BudgetAlerts } from './alerts';
 import { createApp } from './app';
+import { ActiveProbes, checkServedContext, ReplicaPool } from './backends';
 import { type Config, ConfigError, loadConfig } from './config';
 import { buildDeps, nodeLedger } from './gateway';
+import { Instruments } from './metrics';
 import { guardDriverFaults } from './runtime/driver-faults';
 import { nodeRequestIO } from './runtime/node-request';
 import { nodeSettings } from './runtime/node-settings';
@@ -49,6 +51,7 @@ async function main(): Promise<void> {
     now: () => new Date(),
   });
   const journal = new FailOpenJournal({ dir: settings.journalDir, instanceId: instance.id, log });
+  const instruments = new Instruments({ perKey: config.gateway.metrics.perKey });
   // Admissions on a Postgres server skip the WAL flush unless asked (README: "The ledger").
   const { ledger } = nodeLedger(store, alerts, {
     log,
@@ -56,6 +59,7 @@ async function main(): Promise<void> {
     admissionTimeoutMs: settings.admissionTimeoutMs,
     writeTimeoutMs: settings.writeTimeoutMs,
     journal,
+    onCommit: (commit) => instruments.committed(commit, Date.now()),
   });
   // Fail-open rows a stopped gateway journaled: written now (a killed one's once the liveness loop knows it is gone).
   const adoptJournals = (alive: (ids: string[]) => Promise<Set<string>>) =>
@@ -64,6 +68,15 @@ async function main(): Promise<void> {
       .then((rows) => ledger.replay(rows))
       .catch((error: unknown) => log(`tollgate: could not adopt fail-open journals (${describeError(error)}); will retry`));
   await adoptJournals(async (ids) => new Set(ids));
+  const fetchFn: typeof fetch = (input, init) => fetch(input, init);
+  const pool = new ReplicaPool(config);
+  const probes = new ActiveProbes(pool, fetchFn);
+  // A replica serving a shorter max_model_len than the model's window is reported (at start and after a reload).
+  const checkReplicas = (checked: Config) =>
+    void checkServedContext(checked, fetchFn, log).catch((error: unknown) =>
+      log(`tollgate: replica check failed (${describeError(error)})`),
+    );
+  const configPath = env.TOLLGATE_CONFIG;
   const deps = await buildDeps({
     config,
     store,
@@ -76,7 +89,20 @@ async function main(): Promise<void> {
     instanceId: instance.id,
     failOpenAdmitted: () => ledger.failOpenAdmitted,
     lookupTimeoutMs: settings.lookupTimeoutMs,
+    fetch: fetchFn,
+    pool,
+    metrics: instruments,
+    // SIGHUP and POST /admin/reload read the file again; without one there is nothing to reload.
+    readConfig: configPath ? () => readConfig(configPath, env.UPSTREAM_URL) : undefined,
+    onReload: (next) => {
+      instruments.perKey = next.gateway.metrics.perKey;
+      probes.update();
+      checkReplicas(next);
+    },
   });
+  instruments.watch({ pool, ledgerWaiting: () => ledger.waiting, failOpenAdmitted: () => ledger.failOpenAdmitted });
+  probes.update();
+  checkReplicas(config);
   const readiness = new Readiness({ store, migrations: migrations.map((migration) => migration.tag), timeoutMs: settings.readyTimeoutMs });
   const app = createApp(deps, { readiness });
 
@@ -113,6 +139,7 @@ async function main(): Promise<void> {
     // Unready first, still serving, so a load balancer stops sending before the listener goes.
     if (settings.drainDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, settings.drainDelayMs));
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    probes.stop();
     await liveness.stop();
     await maintainer.stop();
     await ledger.flush(10_000);
@@ -125,6 +152,10 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGHUP', () => {
+    if (deps.reload) void deps.reload();
+    else log('tollgate: SIGHUP: no TOLLGATE_CONFIG file to reload');
+  });
 }
 
 function readConfig(path: string | undefined, upstreamUrl: string | undefined): Config {

@@ -1,2 +1,12 @@
 export { ConfigError, DEFAULT_UPSTREAM_URL, defaultConfigInput, loadConfig, parseConfig } from './load';
-export { type BackendConfig, type Config, configSchema, ENCODINGS, type EncodingName, type ModelConfig, TAG_KEY } from './schema';
+export { changedPrices, type ReloadReport } from './reload';
+export {
+  type BackendConfig,
+  type Config,
+  configSchema,
+  ENCODINGS,
+  type EncodingName,
+  type ModelConfig,
+  modelBackends,
+  TAG_KEY,
+} from './schema';

@@ -5,10 +5,12 @@ import { badRequest, GatewayError, ledgerUnavailable } from '../errors';
 import { type Endpoint, LedgerUnavailableError, Meter } from '../ledger';
 import { formatUsd } from '../pricing';
 import { admit, rateLimitError } from '../proxy/admit';
+import { sendUpstream } from '../proxy/attempts';
 import { type PlanOutcome, planRequest, upstreamBody } from '../proxy/plan';
 import { type Exchange, relayJson, relayStream, relayUpstreamError } from '../proxy/relay';
 import { type ProxyRequest, parseProxyRequest, UPSTREAM_PATH } from '../proxy/request';
-import { ClientGoneError, callUpstream, type UpstreamExchange } from '../proxy/upstream';
+import { traceContext } from '../proxy/trace';
+import { ClientGoneError, type UpstreamExchange } from '../proxy/upstream';
 import { getKey } from '../store/keys';
 import { readJson } from './body';
 import type { RateGate } from './rate-gate';
@@ -125,6 +127,7 @@ async function proxy(c: Context<HonoEnv>, endpoint: Endpoint, gate: RateGate): P
   const started = deps.clock();
   const startedAt = deps.now();
   const request = await parseFor(c, endpoint, await readJson(c));
+  const trace = traceContext(c.req.header('traceparent'), c.req.header('tracestate'));
   const meter = new Meter(
     deps.ledger,
     {
@@ -138,6 +141,7 @@ async function proxy(c: Context<HonoEnv>, endpoint: Endpoint, gate: RateGate): P
       teamId: caller.teamId,
       instanceId: deps.instanceId,
       failOpen: caller.options.failOpen ? { budgeted: caller.hasBudget } : null,
+      traceparent: trace.traceparent,
     },
     deps,
   );
@@ -182,15 +186,19 @@ async function proxy(c: Context<HonoEnv>, endpoint: Endpoint, gate: RateGate): P
   const signal = deps.io.clientSignal(c);
   let upstream: UpstreamExchange;
   try {
-    upstream = await callUpstream({
-      backend: plan.backend,
-      backendName: plan.backendName,
+    // Replicas, health, retries and the saturation queue: each attempt reports to the meter.
+    upstream = await sendUpstream({
+      route: deps.backends.route(plan.servedModel)!,
+      keyId: caller.keyId,
       path: UPSTREAM_PATH[endpoint],
-      body: upstreamBody(request, plan),
+      body: JSON.stringify(upstreamBody(request, plan)),
       requestId,
-      // A stream stops when its client leaves; a non-streamed answer is read to its end and billed.
+      traceparent: trace.traceparent,
+      tracestate: trace.tracestate,
+      // A stream stops when its client leaves (waiting for a replica too); a non-streamed answer is read to its end and billed.
       clientSignal: request.stream ? signal : null,
       client: deps.upstream,
+      meter,
     });
   } catch (error) {
     const gone = error instanceof ClientGoneError;
@@ -206,7 +214,13 @@ async function proxy(c: Context<HonoEnv>, endpoint: Endpoint, gate: RateGate): P
     if (gone) return new Response(null, { status: 499 });
     throw error;
   }
-  if (upstream.reply.status < 200 || upstream.reply.status >= 300) return relayUpstreamError(exchange, upstream);
+  if (upstream.reply.status < 200 || upstream.reply.status >= 300) {
+    const response = await relayUpstreamError(exchange, upstream);
+    // A backend that is busy says when to come back (a 429 or 503 no other replica could take).
+    const retryAfter = upstream.reply.header('retry-after');
+    if (retryAfter) response.headers.set('retry-after', retryAfter);
+    return response;
+  }
   return request.stream ? relayStream(exchange, upstream, signal) : relayJson(exchange, upstream, signal);
 }
 

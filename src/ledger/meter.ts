@@ -17,6 +17,8 @@ export interface MeterStart {
   instanceId?: string | null;
   /** The key may be admitted while the database is unreachable (see Admission.failOpen). */
   failOpen?: { budgeted: boolean } | null;
+  /** The W3C trace context passed to the backend, recorded on the row. */
+  traceparent?: string | null;
 }
 
 /** What admission reserves for: the served model and the caps of the request as forwarded. */
@@ -71,6 +73,8 @@ type State = { phase: 'open' } | Admitted | { phase: 'final' };
 export class Meter {
   #state: State = { phase: 'open' };
   readonly #started: number;
+  #attempts = 0;
+  #replica: string | null = null;
 
   constructor(
     private readonly ledger: Ledger,
@@ -82,6 +86,16 @@ export class Meter {
 
   get requestId(): string {
     return this.start.requestId;
+  }
+
+  /**
+   * An attempt is sent to `replica`. However many a request takes (retries on other replicas),
+   * it keeps one row, billed once from the answer that reached the relay: an attempt refused
+   * before any byte bills nothing, and the row records the count and the replica that served.
+   */
+  attempted(replica: string): void {
+    this.#attempts++;
+    this.#replica = replica;
   }
 
   /** Refused before anything was reserved: one final `rejected` row, cost 0. */
@@ -102,6 +116,7 @@ export class Meter {
       finishedAt: this.time.now(),
       tags: this.start.tags,
       teamId: this.start.teamId,
+      traceparent: this.start.traceparent ?? null,
     });
   }
 
@@ -181,6 +196,9 @@ export class Meter {
       ttftMs: outcome.ttftMs ?? null,
       errorCode: outcome.errorCode ?? null,
       finishedAt: this.time.now(),
+      attempts: this.#attempts,
+      replica: this.#replica,
+      traceparent: this.start.traceparent ?? null,
       row: {
         admission: state.admission,
         priceId: state.price.id || null,

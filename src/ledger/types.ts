@@ -110,6 +110,12 @@ export interface WholeRow {
  */
 export interface Settlement extends RowKey, Outcome {
   row?: WholeRow;
+  /** Backend attempts the request took (0: none was made); absent: the row's default. */
+  attempts?: number;
+  /** The replica (backend name) that served it, or the last one tried. */
+  replica?: string | null;
+  /** The W3C trace context sent to the backend. */
+  traceparent?: string | null;
 }
 
 /** A request refused before anything was reserved (context, quota, rate): one final row, cost 0. */
@@ -123,6 +129,8 @@ export interface Rejection extends RowKey {
   finishedAt: Date;
   tags?: Tags;
   teamId?: string | null;
+  /** The W3C trace context of the request (nothing was sent to a backend). */
+  traceparent?: string | null;
 }
 
 /** What became of a written batch, for alerts and logs. */

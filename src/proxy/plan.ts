@@ -1,4 +1,4 @@
-import type { BackendConfig, Config, ModelConfig } from '../config';
+import { type Config, type ModelConfig, modelBackends } from '../config';
 import { type ContextCandidate, type ContextPolicy, contextExceededMessage, planContext } from '../context';
 import { GatewayError } from '../errors';
 import { type Counter, loadCounter } from '../tokenize';
@@ -17,8 +17,8 @@ export interface Plan {
   requestedModel: string;
   servedModel: string;
   served: ModelConfig;
+  /** The served model's backends, as the ledger row's `backend` (the row's `replica` says which one served it). */
   backendName: string;
-  backend: BackendConfig;
   /** Prompt tokens in the served model's encoding, every prompt of a batch included. */
   promptTokens: number;
   /** How many prompts the request carries (a completions batch; 1 for chat). */
@@ -110,8 +110,7 @@ export async function planRequest(
       requestedModel: request.model,
       servedModel: served.name,
       served: served.model,
-      backendName: served.model.backend,
-      backend: config.backends[served.model.backend]!,
+      backendName: modelBackends(served.model).join(','),
       promptTokens,
       prompts,
       maxCompletionTokens: decision.maxCompletionTokens,

@@ -1,4 +1,3 @@
-import type { BackendConfig } from '../config';
 import { GatewayError } from '../errors';
 
 /** A backend's answer as the relay reads it: status, then the body once, as text or as a stream. */
@@ -33,13 +32,23 @@ export function fetchUpstream(fetchFn: typeof fetch = (input, init) => fetch(inp
   };
 }
 
+/** One attempt: a POST to one backend server. */
 export interface UpstreamCall {
-  backend: BackendConfig;
+  /** The backend's base URL (ending in `/v1`, no trailing slash). */
+  url: string;
+  apiKey?: string | undefined;
+  /** This attempt's deadline, body included. */
+  timeoutMs: number;
+  /** The backend's name, for error messages. */
   backendName: string;
   /** Path below the backend's `/v1` base, e.g. `/chat/completions`. */
   path: string;
-  body: unknown;
+  /** The JSON body, serialized once for every attempt. */
+  body: string;
   requestId: string;
+  /** W3C trace context passed on to the backend (null: none). */
+  traceparent: string | null;
+  tracestate: string | null;
   /** Aborted when the client goes away; null: the exchange runs to its end whatever the client does. */
   clientSignal: AbortSignal | null;
   client: UpstreamClient;
@@ -56,7 +65,7 @@ export interface UpstreamExchange {
 }
 
 /**
- * Sends one request to the backend. Connection failures become 502 and the deadline 504, as
+ * Sends one request to one backend. Connection failures become 502 and the deadline 504, as
  * OpenAI-shaped errors; a non-2xx answer is returned as is, for the caller to pass through.
  */
 export async function callUpstream(call: UpstreamCall): Promise<UpstreamExchange> {
@@ -65,7 +74,7 @@ export async function callUpstream(call: UpstreamCall): Promise<UpstreamExchange
   const timer = setTimeout(() => {
     timedOut = true;
     controller.abort(new Error('upstream timeout'));
-  }, call.backend.timeoutMs);
+  }, call.timeoutMs);
   const onClientAbort = () => controller.abort(new Error('client disconnected'));
   const signal = call.clientSignal;
   if (signal?.aborted) onClientAbort();
@@ -76,18 +85,16 @@ export async function callUpstream(call: UpstreamCall): Promise<UpstreamExchange
   };
 
   const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': call.requestId };
-  if (call.backend.apiKey) headers.authorization = `Bearer ${call.backend.apiKey}`;
+  if (call.apiKey) headers.authorization = `Bearer ${call.apiKey}`;
+  if (call.traceparent) headers.traceparent = call.traceparent;
+  if (call.tracestate) headers.tracestate = call.tracestate;
   let reply: UpstreamReply;
   try {
-    reply = await call.client.post(`${call.backend.url.replace(/\/+$/, '')}${call.path}`, {
-      headers,
-      body: JSON.stringify(call.body),
-      signal: controller.signal,
-    });
+    reply = await call.client.post(`${call.url}${call.path}`, { headers, body: call.body, signal: controller.signal });
   } catch {
     release();
     if (timedOut)
-      throw new GatewayError(504, `Backend "${call.backendName}" did not answer within ${call.backend.timeoutMs} ms`, {
+      throw new GatewayError(504, `Backend "${call.backendName}" did not answer within ${call.timeoutMs} ms`, {
         code: 'upstream_timeout',
       });
     if (signal?.aborted) throw new ClientGoneError();

@@ -88,6 +88,10 @@ interface InputRow {
   reserved_cost: string;
   price_id: number | null;
   admitted_fail_open: boolean;
+  /** Null: keep what the row has (its default, 1). */
+  attempts: number | null;
+  replica: string | null;
+  traceparent: string | null;
 }
 
 function settlementInput(s: Settlement): InputRow {
@@ -121,6 +125,9 @@ function settlementInput(s: Settlement): InputRow {
     reserved_cost: (s.row?.reservedCost ?? 0n).toString(),
     price_id: s.row?.priceId ?? null,
     admitted_fail_open: s.row?.admittedFailOpen ?? false,
+    attempts: s.attempts ?? null,
+    replica: s.replica ?? null,
+    traceparent: s.traceparent ?? null,
   };
 }
 
@@ -154,6 +161,10 @@ function rejectionInput(r: Rejection): InputRow {
     reserved_cost: '0',
     price_id: null,
     admitted_fail_open: false,
+    // Refused before anything was sent to a backend.
+    attempts: 0,
+    replica: null,
+    traceparent: r.traceparent ?? null,
   };
 }
 
@@ -185,7 +196,8 @@ export async function recordFinalRows(
         completion_tokens bigint, usage_source text, usage_note text, completion_tokens_estimated bigint, billed_cost bigint,
         latency_ms int, ttft_ms int, error_code text, finished_at timestamptz, whole boolean, tags jsonb, instance_id text,
         endpoint text, requested_model text, routed_model text, backend text, stream boolean, prompt_tokens_estimated bigint,
-        max_completion_tokens bigint, reserved_cost bigint, price_id int, admitted_fail_open boolean)
+        max_completion_tokens bigint, reserved_cost bigint, price_id int, admitted_fail_open boolean, attempts int, replica text,
+        traceparent text)
     ),
     finalized AS (
       UPDATE usage_events e SET
@@ -193,7 +205,9 @@ export async function recordFinalRows(
         usage_source = s.usage_source, usage_note = s.usage_note, completion_tokens_estimated = s.completion_tokens_estimated,
         billed_cost = s.billed_cost, over_reservation = s.billed_cost > e.reserved_cost,
         admitted_fail_open = e.admitted_fail_open OR s.admitted_fail_open,
-        latency_ms = s.latency_ms, ttft_ms = s.ttft_ms, error_code = s.error_code, finished_at = s.finished_at, recorded_at = now()
+        latency_ms = s.latency_ms, ttft_ms = s.ttft_ms, error_code = s.error_code, finished_at = s.finished_at, recorded_at = now(),
+        attempts = coalesce(s.attempts, e.attempts), replica = coalesce(s.replica, e.replica),
+        traceparent = coalesce(s.traceparent, e.traceparent)
       FROM input s
       WHERE e.key_id = s.key_id AND e.request_id = s.request_id AND e.started_month = s.started_month AND e.status = 'pending'
       RETURNING ${finalizedColumns}
@@ -213,11 +227,11 @@ export async function recordFinalRows(
       INSERT INTO usage_events (request_id, key_id, team_id, tags, instance_id, endpoint, requested_model, routed_model, backend,
         status, stream, prompt_tokens_estimated, max_completion_tokens, prompt_tokens, completion_tokens, completion_tokens_estimated,
         usage_source, usage_note, reserved_cost, billed_cost, over_reservation, admitted_fail_open, price_id, budget_window_start,
-        latency_ms, ttft_ms, error_code, started_at, started_month, finished_at, recorded_at)
+        latency_ms, ttft_ms, error_code, started_at, started_month, finished_at, recorded_at, attempts, replica, traceparent)
       SELECT request_id, key_id, team_id, tags, instance_id, endpoint, requested_model, routed_model, backend,
         status, stream, prompt_tokens_estimated, max_completion_tokens, prompt_tokens, completion_tokens, completion_tokens_estimated,
         usage_source, usage_note, reserved_cost, billed_cost, billed_cost > reserved_cost, admitted_fail_open, price_id, window_start,
-        latency_ms, ttft_ms, error_code, started_at, started_month, finished_at, now()
+        latency_ms, ttft_ms, error_code, started_at, started_month, finished_at, now(), coalesce(attempts, 1), replica, traceparent
       FROM placed
       ON CONFLICT (key_id, request_id, started_month) DO NOTHING
       RETURNING request_id, key_id, team_id, tags, coalesce(routed_model, requested_model) AS model, status, started_at,

@@ -44,7 +44,8 @@ describe.runIf(postgresAvailable)('a fault inside the database driver', () => {
     const streaming = fetch(`${gateway.url}/v1/chat/completions`, chatInit(key, { requestId: 'fault-row', stream: true })).then(
       async (response) => ({ status: response.status, text: await response.text() }),
     );
-    await waitFor('the request at the backend', () => backend.received.length === 2);
+    // POSTs: the gateway also reads /v1/models at start.
+    await waitFor('the request at the backend', () => backend.received.filter((request) => request.method === 'POST').length === 2);
     backend.behave({ gate: undefined });
     const held = await locker.reserve();
     await held`BEGIN`;

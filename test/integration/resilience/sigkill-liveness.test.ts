@@ -52,7 +52,8 @@ describe.runIf(postgresAvailable)('SIGKILL of one of two instances on one Postgr
     const survivorIds = ['survivor-1', 'survivor-2', 'survivor-3'];
     const onDoomed = [...streams(doomed, small.key, ['doomed-small']), ...streams(doomed, shared.key, doomedIds)];
     const onSurvivor = streams(survivor, shared.key, survivorIds);
-    await waitFor('all seven streams at the backend', () => backend.received.length === 7);
+    // POSTs: each gateway also reads /v1/models at start.
+    await waitFor('all seven streams at the backend', () => backend.received.filter((request) => request.method === 'POST').length === 7);
 
     // The doomed stream's reservation holds the small budget: the survivor refuses a second one.
     expect((await chat(survivor.url, small.key, { maxTokens: 60 })).status).toBe(429);
