@@ -58,6 +58,8 @@ async function main(): Promise<void> {
     durableAdmissions: env.TOLLGATE_DURABLE_ADMISSIONS === '1' || undefined,
     admissionTimeoutMs: settings.admissionTimeoutMs,
     writeTimeoutMs: settings.writeTimeoutMs,
+    flushIntervalMs: settings.flushIntervalMs,
+    durableWrites: env.TOLLGATE_ASYNC_LEDGER_WRITES !== '1',
     journal,
     onCommit: (commit) => instruments.committed(commit, Date.now()),
   });

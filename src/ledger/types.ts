@@ -167,7 +167,10 @@ export type RateResult = { ok: true } | { ok: false; retryAfterSeconds: number; 
 export interface LedgerRepository {
   admit(admission: Admission, options: { durable: boolean }): Promise<AdmitResult>;
   /** One transaction: settlements and rejections, each final once. */
-  record(batch: { settlements: readonly Settlement[]; rejections: readonly Rejection[] }): Promise<RecordOutcome>;
+  record(
+    batch: { settlements: readonly Settlement[]; rejections: readonly Rejection[] },
+    options: { durable: boolean },
+  ): Promise<RecordOutcome>;
   meterRate(key: RowKey): Promise<RateResult>;
   /** The database could not be reached (as opposed to a bad statement or a bug). */
   isUnavailable(error: unknown): boolean;

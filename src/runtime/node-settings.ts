@@ -10,6 +10,8 @@ export interface NodeSettings {
   admissionTimeoutMs: number;
   /** One ledger write batch (TOLLGATE_LEDGER_WRITE_TIMEOUT_MS): past it the batch is retried. */
   writeTimeoutMs: number;
+  /** How long a final row waits for company before its batch is written (TOLLGATE_LEDGER_FLUSH_MS). */
+  flushIntervalMs: number;
   /** Auth's key lookup (TOLLGATE_DB_LOOKUP_TIMEOUT_MS). */
   lookupTimeoutMs: number;
   /** `/readyz`'s database probe (TOLLGATE_READY_TIMEOUT_MS). */
@@ -51,6 +53,7 @@ export function nodeSettings(env: NodeJS.ProcessEnv): NodeSettings {
     },
     admissionTimeoutMs: ms('TOLLGATE_ADMISSION_TIMEOUT_MS', 5_000),
     writeTimeoutMs: ms('TOLLGATE_LEDGER_WRITE_TIMEOUT_MS', 20_000),
+    flushIntervalMs: ms('TOLLGATE_LEDGER_FLUSH_MS', 20),
     lookupTimeoutMs: ms('TOLLGATE_DB_LOOKUP_TIMEOUT_MS', 2_000),
     readyTimeoutMs: ms('TOLLGATE_READY_TIMEOUT_MS', 1_000),
     drainDelayMs: ms('TOLLGATE_DRAIN_DELAY_MS', 0),

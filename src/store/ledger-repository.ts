@@ -9,13 +9,12 @@ export function ledgerRepository(store: Store): LedgerRepository {
   return {
     kind: store.kind,
     admit: (admission: Admission, options) => admitRequest(store, admission, options),
-    record: ({
-      settlements,
-      rejections,
-    }: {
-      settlements: readonly Settlement[];
-      rejections: readonly Rejection[];
-    }): Promise<RecordOutcome> => store.transaction((tx) => recordFinalRows(tx, settlements, rejections)),
+    // One statement, so one round trip and its own transaction: the window row is locked from its
+    // update to the statement's commit, no longer.
+    record: (
+      { settlements, rejections }: { settlements: readonly Settlement[]; rejections: readonly Rejection[] },
+      options: { durable: boolean },
+    ): Promise<RecordOutcome> => recordFinalRows(store, settlements, rejections, options),
     meterRate: (key: RowKey) => meterRate(store, key),
     isUnavailable,
     isPermanent,

@@ -186,6 +186,7 @@ export async function recordFinalRows(
   ex: Executor,
   settlements: readonly Settlement[],
   rejections: readonly Rejection[],
+  options: { durable?: boolean } = {},
 ): Promise<RecordOutcome> {
   const input = [...settlements.map(settlementInput), ...rejections.map(rejectionInput)];
   if (input.length === 0) return { overLimit: [], idTaken: [] };
@@ -213,29 +214,41 @@ export async function recordFinalRows(
       RETURNING ${finalizedColumns}
     ),
     -- Requests with no pending row, written whole; their window is the key's budget as it is now.
+    -- They reserved nothing, so their window can pass its limit: a row that takes it past (counted
+    -- in the batch's order) is flagged over_limit as it is written.
     placed AS (
-      SELECT s.*, k.team_id, w.window_start, w.window_end
+      SELECT s.*, k.team_id, w.window_start, w.window_end,
+        coalesce(
+          (b.limit_cost IS NOT NULL
+            AND coalesce(cw.spent_cost, 0) + coalesce(cw.reserved_cost, 0) + sum(s.billed_cost) OVER win > b.limit_cost)
+          OR (b.limit_tokens IS NOT NULL
+            AND coalesce(cw.spent_tokens, 0) + coalesce(cw.reserved_tokens, 0) + sum(s.prompt_tokens + s.completion_tokens) OVER win > b.limit_tokens),
+          false) AS over_limit
       FROM input s
       LEFT JOIN api_keys k ON k.id = s.key_id
       LEFT JOIN LATERAL (
         SELECT ${windowBounds(sql`s.started_at`)} FROM budgets b
         WHERE b.key_id = s.key_id AND (s.billed_cost > 0 OR s.prompt_tokens + s.completion_tokens > 0)
       ) w ON true
+      LEFT JOIN budgets b ON b.key_id = s.key_id AND w.window_start IS NOT NULL
+      LEFT JOIN budget_windows cw ON cw.key_id = s.key_id AND cw.window_start = w.window_start
       WHERE s.whole AND NOT EXISTS (SELECT 1 FROM finalized f WHERE f.key_id = s.key_id AND f.request_id = s.request_id)
+      WINDOW win AS (PARTITION BY s.key_id, w.window_start ORDER BY s.started_at, s.request_id)
     ),
     inserted AS (
       INSERT INTO usage_events (request_id, key_id, team_id, tags, instance_id, endpoint, requested_model, routed_model, backend,
         status, stream, prompt_tokens_estimated, max_completion_tokens, prompt_tokens, completion_tokens, completion_tokens_estimated,
-        usage_source, usage_note, reserved_cost, billed_cost, over_reservation, admitted_fail_open, price_id, budget_window_start,
+        usage_source, usage_note, reserved_cost, billed_cost, over_reservation, admitted_fail_open, over_limit, price_id, budget_window_start,
         latency_ms, ttft_ms, error_code, started_at, started_month, finished_at, recorded_at, attempts, replica, traceparent)
       SELECT request_id, key_id, team_id, tags, instance_id, endpoint, requested_model, routed_model, backend,
         status, stream, prompt_tokens_estimated, max_completion_tokens, prompt_tokens, completion_tokens, completion_tokens_estimated,
-        usage_source, usage_note, reserved_cost, billed_cost, billed_cost > reserved_cost, admitted_fail_open, price_id, window_start,
+        usage_source, usage_note, reserved_cost, billed_cost, billed_cost > reserved_cost, admitted_fail_open, over_limit, price_id, window_start,
         latency_ms, ttft_ms, error_code, started_at, started_month, finished_at, now(), coalesce(attempts, 1), replica, traceparent
       FROM placed
       ON CONFLICT (key_id, request_id, started_month) DO NOTHING
       RETURNING request_id, key_id, team_id, tags, coalesce(routed_model, requested_model) AS model, status, started_at,
-        budget_window_start, 0::bigint AS reserved_cost, billed_cost, prompt_tokens, completion_tokens, 0::bigint AS reserved_tokens
+        budget_window_start, 0::bigint AS reserved_cost, billed_cost, prompt_tokens, completion_tokens, 0::bigint AS reserved_tokens,
+        over_limit
     ),
     touched AS (
       SELECT request_id, key_id, team_id, tags, model, status, started_at, budget_window_start, window_end, reserved_cost, billed_cost,
@@ -247,13 +260,7 @@ export async function recordFinalRows(
       FROM inserted i JOIN placed p ON p.key_id = i.key_id AND p.request_id = i.request_id
     ),
     ${finalEffects(sql`touched`)},
-    -- Rows written whole have no reservation: the window may end up over its limit.
-    over AS (
-      SELECT i.key_id, i.request_id, i.budget_window_start FROM inserted i
-      JOIN windows w ON w.key_id = i.key_id AND w.window_start = i.budget_window_start
-      JOIN budgets b ON b.key_id = i.key_id
-      WHERE (b.limit_cost IS NOT NULL AND w.used_cost > b.limit_cost) OR (b.limit_tokens IS NOT NULL AND w.used_tokens > b.limit_tokens)
-    )
+    over AS (SELECT key_id, request_id, budget_window_start FROM inserted WHERE over_limit)
     -- usage_events here is the table before this statement: a final row already there with another
     -- start time is another request holding the id; with the same one, this request written before.
     SELECT s.request_id, s.key_id, s.started_month::text AS started_month,
@@ -261,16 +268,10 @@ export async function recordFinalRows(
         AND EXISTS (SELECT 1 FROM usage_events e WHERE e.key_id = s.key_id AND e.request_id = s.request_id
                     AND e.started_month = s.started_month AND e.started_at <> s.started_at) AS id_taken,
       o.request_id IS NOT NULL AS over_limit, ${epochMs(sql.raw('o.budget_window_start'))} AS window_start_ms
-    FROM input s LEFT JOIN over o ON o.key_id = s.key_id AND o.request_id = s.request_id`);
+    FROM input s LEFT JOIN over o ON o.key_id = s.key_id AND o.request_id = s.request_id
+    -- set_config(…, true) lasts for this statement's own transaction (see LedgerOptions.durableWrites).
+    CROSS JOIN (SELECT set_config('synchronous_commit', ${options.durable === false ? 'off' : 'on'}, true)) AS commit_mode`);
   const over = rows.filter((row) => row.over_limit);
-  // A statement cannot update a row it inserted, so the flag is a second one, in the same transaction.
-  if (over.length > 0) {
-    const keys = over.map((row) => ({ key_id: row.key_id, request_id: row.request_id, started_month: row.started_month }));
-    await ex.rows(sql`
-      UPDATE usage_events e SET over_limit = true
-      FROM jsonb_to_recordset(${JSON.stringify(keys)}::jsonb) AS k(key_id text, request_id text, started_month date)
-      WHERE e.key_id = k.key_id AND e.request_id = k.request_id AND e.started_month = k.started_month`);
-  }
   return {
     overLimit: over.map((row) => ({ requestId: row.request_id, keyId: row.key_id, windowStart: new Date(Number(row.window_start_ms)) })),
     idTaken: rows.filter((row) => row.id_taken).map((row) => row.request_id),

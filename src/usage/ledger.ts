@@ -39,6 +39,13 @@ export interface LedgerOptions {
    * dies with the gateway's process, so an unflushed admission would leave no row at all.
    */
   durableAdmissions?: boolean;
+  /**
+   * Final rows wait for their WAL flush (default: yes). Off, a batch commits without waiting:
+   * only a crash of the Postgres server in the ~0.6 s after it can lose it, and then its requests
+   * are left pending (and settled later by the sweeper at their prompt estimate). Never billed
+   * twice, never over a limit. Always on for PGlite.
+   */
+  durableWrites?: boolean;
   /** Told after each committed batch (fail-open bookkeeping, over-limit alerts). */
   onCommit?: (commit: Commit) => void;
 }
@@ -74,6 +81,7 @@ export class StoreLedger implements Ledger {
   readonly #writeTimeoutMs: number;
   readonly #log: (line: string) => void;
   readonly #durableAdmissions: boolean;
+  readonly #durableWrites: boolean;
   readonly #onCommit: ((commit: Commit) => void) | undefined;
   #queue: Entry[] = [];
   #writing = false;
@@ -93,6 +101,7 @@ export class StoreLedger implements Ledger {
     this.#writeTimeoutMs = options.writeTimeoutMs ?? 20_000;
     this.#log = options.log ?? ((line) => console.error(line));
     this.#durableAdmissions = options.durableAdmissions ?? repository.kind === 'pglite';
+    this.#durableWrites = repository.kind === 'pglite' || options.durableWrites !== false;
     this.#onCommit = options.onCommit;
   }
 
@@ -227,7 +236,10 @@ export class StoreLedger implements Ledger {
   async #commit(batch: Entry[]): Promise<void> {
     const settlements = unique(batch.flatMap((entry) => (entry.kind === 'settle' ? [entry.settlement] : [])));
     const rejections = unique(batch.flatMap((entry) => (entry.kind === 'reject' ? [entry.rejection] : [])));
-    const outcome = await withDeadline(this.#repository.record({ settlements, rejections }), this.#writeTimeoutMs);
+    const outcome = await withDeadline(
+      this.#repository.record({ settlements, rejections }, { durable: this.#durableWrites }),
+      this.#writeTimeoutMs,
+    );
     this.#epoch++;
     for (const row of outcome.overLimit)
       this.#log(
