@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { serve } from '@hono/node-server';
-import { BudgetAlerts } from './alerts';
+import { alertsFor } from './alerts';
 import { createApp } from './app';
 import { ActiveProbes, checkServedContext, ReplicaPool } from './backends';
-import { type Config, ConfigError, loadConfig } from './config';
+import { type Config, ConfigError, loadConfig, maintenanceSettings } from './config';
 import { buildDeps, nodeLedger } from './gateway';
 import { Instruments } from './metrics';
 import { guardDriverFaults } from './runtime/driver-faults';
@@ -39,17 +39,8 @@ async function main(): Promise<void> {
   // liveness loop (of any instance) settles them within seconds once it stops.
   const instance = { id: `inst_${crypto.randomUUID().replaceAll('-', '').slice(0, 20)}`, host: hostname(), pid: process.pid };
   await registerInstance(store, instance);
-  // A pending row older than the longest backend deadline (plus a grace) can no longer settle by itself, whoever owns it.
-  const longestTimeout = Math.max(...Object.values(config.backends).map((backend) => backend.timeoutMs));
-  const olderThanMs = longestTimeout + Number(env.TOLLGATE_SWEEP_GRACE_MS ?? 30_000);
-
-  const alerts = new BudgetAlerts({
-    store,
-    webhookUrl: config.gateway.alertWebhookUrl,
-    fetch: (input, init) => fetch(input, init),
-    log,
-    now: () => new Date(),
-  });
+  const { olderThanMs, reportZones } = maintenanceSettings(config, env);
+  const alerts = alertsFor(store, config, log);
   const journal = new FailOpenJournal({ dir: settings.journalDir, instanceId: instance.id, log });
   const instruments = new Instruments({ perKey: config.gateway.metrics.perKey });
   // Admissions on a Postgres server skip the WAL flush unless asked (README: "The ledger").
@@ -109,7 +100,8 @@ async function main(): Promise<void> {
   const app = createApp(deps, { readiness });
 
   // Age-based sweeping, partitions, alert redelivery; owners' silence is the liveness loop's.
-  const runMaintenance = () => maintenance({ store, olderThanMs, redeliverAlerts: () => alerts.redeliver(), log }).then(() => undefined);
+  const runMaintenance = () =>
+    maintenance({ store, olderThanMs, reportZones, redeliverAlerts: () => alerts.redeliver(), log }).then(() => undefined);
   await runMaintenance().catch((error: unknown) => log(`tollgate: maintenance failed (${describeError(error)}); will retry`));
   const maintainer = startInterval(runMaintenance, Number(env.TOLLGATE_SWEEP_INTERVAL_MS ?? 60_000), (error) =>
     log(`tollgate: maintenance failed (${describeError(error)}); will retry`),

@@ -1,7 +1,7 @@
 import type { ExecutionContext, Hono } from 'hono';
-import { BudgetAlerts } from './alerts';
+import { alertsFor } from './alerts';
 import { createApp } from './app';
-import { type Config, ConfigError, loadConfig } from './config';
+import { type Config, ConfigError, loadConfig, maintenanceSettings } from './config';
 import type { HonoEnv } from './deps';
 import { internalErrorBody } from './errors';
 import { buildDeps } from './gateway';
@@ -110,34 +110,12 @@ export default {
    */
   async scheduled(_controller: unknown, env: WorkerEnv): Promise<void> {
     const config = gateway?.config ?? loadConfig(configText(env), { UPSTREAM_URL: env.UPSTREAM_URL });
-    const longestTimeout = Math.max(...Object.values(config.backends).map((backend) => backend.timeoutMs));
     const store = openPostgresStore({ databaseUrl: databaseUrlOf(env), maxConnections: 1 });
     try {
-      const alerts = new BudgetAlerts({
-        store,
-        webhookUrl: config.gateway.alertWebhookUrl,
-        fetch: (input, init) => fetch(input, init),
-        log,
-        now: () => new Date(),
-      });
-      await maintenance({
-        store,
-        olderThanMs: longestTimeout + Number(env.TOLLGATE_SWEEP_GRACE_MS ?? 30_000),
-        redeliverAlerts: () => alerts.redeliver(),
-        reportZones: reportZones(env.TOLLGATE_REPORT_ZONES),
-        log,
-      });
+      const alerts = alertsFor(store, config, log);
+      await maintenance({ store, ...maintenanceSettings(config, env), redeliverAlerts: () => alerts.redeliver(), log });
     } finally {
       await store.close();
     }
   },
 };
-
-/** TOLLGATE_REPORT_ZONES: the zones finance reads reports in, compacted ahead by maintenance. */
-export function reportZones(value: string | undefined): string[] {
-  const zones = (value ?? 'UTC')
-    .split(',')
-    .map((zone) => zone.trim())
-    .filter(Boolean);
-  return zones.length > 0 ? zones : ['UTC'];
-}

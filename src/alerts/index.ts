@@ -1,4 +1,5 @@
 import { pastSoftThreshold } from '../budget';
+import type { Config } from '../config';
 import type { BudgetState } from '../ledger';
 import { formatUsd } from '../pricing';
 import { type AlertRecord, listUndeliveredAlerts, markAlertDelivered, recordAlert, recordOverspendAlert } from '../store/alerts';
@@ -31,6 +32,17 @@ export function alertView(alert: AlertRecord) {
     createdAt: alert.createdAt.toISOString(),
     deliveredAt: alert.deliveredAt?.toISOString() ?? null,
   };
+}
+
+/** Budget alerts on `store`, posted to the config's webhook with the platform's fetch. */
+export function alertsFor(store: Store, config: Config, log: (line: string) => void): BudgetAlerts {
+  return new BudgetAlerts({
+    store,
+    webhookUrl: config.gateway.alertWebhookUrl,
+    fetch: (input, init) => fetch(input, init),
+    log,
+    now: () => new Date(),
+  });
 }
 
 /**

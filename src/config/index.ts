@@ -1,4 +1,5 @@
 export { ConfigError, DEFAULT_UPSTREAM_URL, defaultConfigInput, loadConfig, parseConfig } from './load';
+export { type MaintenanceEnv, maintenanceSettings } from './maintenance';
 export { changedPrices, type ReloadReport } from './reload';
 export {
   type BackendConfig,
