@@ -78,7 +78,7 @@ export interface Deps {
    */
   current?: () => Deps;
   /** Re-reads and applies the config file (Node: SIGHUP and POST /admin/reload); absent where there is no file. */
-  reload?: () => Promise<ReloadReport>;
+  reload?: (actor: string, requestId?: string) => Promise<ReloadReport>;
 }
 
 export interface HonoEnv {

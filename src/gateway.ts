@@ -14,6 +14,7 @@ import { RequestLog } from './metrics/request-log';
 import { parsePricePer1k } from './pricing';
 import { fetchUpstream, type UpstreamClient } from './proxy/upstream';
 import { getAdminSecretHash, initAdminSecretHash } from './store/admin-secrets';
+import { recordAudit } from './store/audit';
 import { getBudget } from './store/budgets';
 import type { Executor, Store } from './store/db';
 import { describeError, isUnavailable, withDeadline } from './store/errors';
@@ -194,9 +195,17 @@ export async function buildDeps(parts: GatewayParts): Promise<Deps> {
     return { ok: true, models, replicas, repriced };
   };
   base.current = () => current;
-  // One reload at a time: a second SIGHUP waits for the first.
-  base.reload = () => {
-    const run = reloading.then(apply, apply);
+  // One reload at a time: a second SIGHUP waits for the first. Each one, applied or refused, is in the audit log.
+  base.reload = (actor, requestId) => {
+    const run = reloading.then(apply, apply).then(async (report) => {
+      const detail = report.ok
+        ? { models: report.models, replicas: report.replicas, repriced: report.repriced }
+        : { refused: report.message };
+      await recordAudit(parts.store, { actor, action: 'config.reload', target: null, detail, requestId }).catch((error: unknown) =>
+        log(`tollgate: the config reload could not be written to the audit log (${describeError(error)})`),
+      );
+      return report;
+    });
     reloading = run;
     return run;
   };

@@ -147,7 +147,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGHUP', () => {
-    if (deps.reload) void deps.reload();
+    if (deps.reload) void deps.reload('signal:SIGHUP');
     else log('tollgate: SIGHUP: no TOLLGATE_CONFIG file to reload');
   });
 }

@@ -1,6 +1,7 @@
 import type { Hono } from 'hono';
 import type { HonoEnv } from '../deps';
 import { GatewayError } from '../errors';
+import { auditActor } from './admin-teams';
 
 /**
  * `POST /admin/reload`: re-reads the config file, as SIGHUP does. A file that does not validate
@@ -14,7 +15,7 @@ export function registerAdminReloadRoute(app: Hono<HonoEnv>): void {
       throw new GatewayError(501, 'This gateway has no config file to reload (on Workers, deploy the new config instead).', {
         code: 'reload_unavailable',
       });
-    const report = await reload();
+    const report = await reload(auditActor(c), c.get('requestId'));
     if (!report.ok) throw new GatewayError(400, `The config was not reloaded: ${report.message}`, { code: 'invalid_config' });
     return c.json({ status: 'reloaded', models: report.models, replicas: report.replicas, repriced: report.repriced });
   });

@@ -97,4 +97,12 @@ export const migrations: readonly Migration[] = [
       "CREATE TRIGGER \"audit_log_append_only\" BEFORE UPDATE OR DELETE OR TRUNCATE ON \"audit_log\" FOR EACH STATEMENT EXECUTE FUNCTION tollgate_append_only();"
     ],
   },
+  {
+    tag: "0005_audit_reload",
+    hash: "7b9069e5df9776bedea46303e4e44046d918132b46a9da34f180eae5a1f626f8",
+    statements: [
+      "ALTER TABLE \"audit_log\" DROP CONSTRAINT \"audit_log_action\";",
+      "ALTER TABLE \"audit_log\" ADD CONSTRAINT \"audit_log_action\" CHECK (\"audit_log\".\"action\" IN ('key.create', 'key.update', 'key.revoke', 'key.rotate', 'key.move', 'budget.set', 'budget.delete', 'price.add', 'team.create', 'team.update', 'period.close', 'report.export', 'config.reload'));"
+    ],
+  },
 ];

@@ -394,6 +394,7 @@ export const AUDIT_ACTIONS = [
   'team.update',
   'period.close',
   'report.export',
+  'config.reload',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

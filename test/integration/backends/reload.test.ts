@@ -114,6 +114,23 @@ describe('POST /admin/reload', () => {
     expect(prices.data).toHaveLength(1);
   });
 
+  test('every reload, applied or refused, is in the audit log with who asked', async () => {
+    gateway = await startReplicaGateway({ store: await openStore({ dataDir: 'memory://' }), config: onFirst() });
+    gateway.writeConfig('{ not json');
+    expect((await gateway.admin('POST', '/admin/reload')).status).toBe(400);
+    gateway.writeConfig(JSON.stringify(onFirst()));
+    expect((await gateway.admin('POST', '/admin/reload')).status).toBe(200);
+    const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+    const audit = (await (await gateway.admin('GET', `/reports/audit?action=config.reload&from=${day(-1)}&to=${day(1)}`)).json()) as {
+      data: { actor: string; action: string; detail: Record<string, unknown> }[];
+    };
+    const reloads = audit.data.filter((entry) => entry.action === 'config.reload');
+    expect(reloads).toHaveLength(2);
+    expect(reloads.every((entry) => entry.actor === 'operator')).toBe(true);
+    expect(reloads.some((entry) => typeof entry.detail.refused === 'string')).toBe(true);
+    expect(reloads.some((entry) => Array.isArray(entry.detail.models))).toBe(true);
+  });
+
   test('only the operator may reload', async () => {
     gateway = await startReplicaGateway({ store: await openStore({ dataDir: 'memory://' }), config: onFirst() });
     const { key } = await gateway.createKey();

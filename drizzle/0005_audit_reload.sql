@@ -1,0 +1,2 @@
+ALTER TABLE "audit_log" DROP CONSTRAINT "audit_log_action";--> statement-breakpoint
+ALTER TABLE "audit_log" ADD CONSTRAINT "audit_log_action" CHECK ("audit_log"."action" IN ('key.create', 'key.update', 'key.revoke', 'key.rotate', 'key.move', 'budget.set', 'budget.delete', 'price.add', 'team.create', 'team.update', 'period.close', 'report.export', 'config.reload'));
