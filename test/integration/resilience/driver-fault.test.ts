@@ -8,9 +8,10 @@ import { postgresAvailable } from '../support/databases';
 
 // postgres.js 3.4.9 throws from its own timers when a transaction's connection dies under it: the
 // ROLLBACK it sends from its catch lands on a socket already gone ("Cannot read properties of null
-// (reading 'write')", porsager/postgres#1208), where no caller can catch it. Here the ledger
-// writer's transaction is made to wait on a row lock and its backend is terminated: the gateway
-// process logs the fault, replaces its pool, keeps the queued row and writes it, and serves on.
+// (reading 'write')", porsager/postgres#1208), where no caller can catch it. The ledger writer no
+// longer opens a transaction (a batch of final rows is one statement), so its connection dying is
+// an ordinary error it retries; a month close still runs in one, so that is where the fault is made
+// here: the process logs it, replaces its pool, and serves and bills on.
 describe.runIf(postgresAvailable)('a fault inside the database driver', () => {
   let backend: FakeVllm;
   let database: Awaited<ReturnType<typeof relayedDatabase>>;
@@ -33,7 +34,16 @@ describe.runIf(postgresAvailable)('a fault inside the database driver', () => {
     await backend?.close();
   });
 
-  test('the writer transaction killed under the driver: the process survives, the row is written, requests go on', async () => {
+  /** The gateway's connection waiting on a lock, as `pg_stat_activity` shows it. */
+  const waitingOnLock = () =>
+    waitFor('a gateway statement waiting on the lock', async () => {
+      const rows = await locker`
+        SELECT pid FROM pg_stat_activity
+        WHERE datname = current_database() AND application_name = 'tollgate' AND wait_event_type = 'Lock'`;
+      return rows.length > 0 ? rows : undefined;
+    });
+
+  test("the ledger writer's statement killed under it: the process survives, the row is written once, requests go on", async () => {
     const admin = adminOf(gateway);
     const { id, key } = await admin.createKey('fault');
     expect((await chat(gateway.url, key)).status).toBe(200);
@@ -54,28 +64,15 @@ describe.runIf(postgresAvailable)('a fault inside the database driver', () => {
     const answer = await streaming;
     expect(answer.status).toBe(200);
 
-    // The writer's transaction waits on the lock: its backend is terminated under it.
-    const [writer] = await waitFor('the ledger writer waiting on the lock', async () => {
-      const rows = await locker`
-        SELECT pid FROM pg_stat_activity
-        WHERE datname = current_database() AND application_name = 'tollgate' AND wait_event_type = 'Lock'`;
-      return rows.length > 0 ? rows : undefined;
-    });
+    // The writer's statement waits on the lock: its backend is terminated under it.
+    const [writer] = await waitingOnLock();
     await locker`SELECT pg_terminate_backend(${writer!.pid})`;
-    await waitFor(
-      'the fault logged, or the process gone',
-      () => gateway.output().includes('database driver fault') || gateway.child.exitCode !== null,
-    );
     await held`ROLLBACK`;
     held.release();
 
-    expect(gateway.child.exitCode, gateway.output()).toBeNull();
-    expect(gateway.output()).toContain("Cannot read properties of null (reading 'write')");
-    expect(gateway.output()).toContain('database pool replaced (driver fault');
-    expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200);
-
-    // The queued row was kept and written once; the gateway keeps admitting and billing.
+    // The batch was kept and written once; the gateway keeps admitting and billing.
     await waitFor('the row written', async () => (await ledgerRows(database.store, id)).get('fault-row')?.[0]?.status === 'ok');
+    expect(gateway.child.exitCode, gateway.output()).toBeNull();
     expect((await ledgerRows(database.store, id)).get('fault-row')).toEqual([
       expect.objectContaining({ status: 'ok', completionTokens: 5, promptTokens: expect.any(Number) }),
     ]);
@@ -84,5 +81,37 @@ describe.runIf(postgresAvailable)('a fault inside the database driver', () => {
     await waitFor('the next row written', async () => (await ledgerRows(database.store, id)).get('after-fault')?.[0]?.status === 'ok');
     const [count] = await database.store.rows<{ n: number }>(sql`SELECT count(*)::int AS n FROM usage_events WHERE key_id = ${id}`);
     expect(count!.n).toBe(3);
+  });
+
+  test('a transaction killed under the driver (a month close on its lock): the fault is logged, the pool replaced, the close can be retried, requests go on', async () => {
+    const admin = adminOf(gateway);
+    const { id, key } = await admin.createKey('fault-tx');
+    const held = await locker.reserve();
+    await held`SELECT pg_advisory_lock(hashtext('tollgate:period_close'))`;
+    const closing = admin.call('POST', '/reports/periods/2026-10/close');
+    const [closer] = await waitingOnLock();
+    await locker`SELECT pg_terminate_backend(${closer!.pid})`;
+    await waitFor(
+      'the fault logged, or the process gone',
+      () => gateway.output().includes('database driver fault') || gateway.child.exitCode !== null,
+    );
+    await held`SELECT pg_advisory_unlock(hashtext('tollgate:period_close'))`;
+    held.release();
+
+    expect(gateway.child.exitCode, gateway.output()).toBeNull();
+    expect(gateway.output()).toContain("Cannot read properties of null (reading 'write')");
+    expect(gateway.output()).toContain('database pool replaced (driver fault');
+    const failed = await closing;
+    expect(failed.status, await failed.clone().text()).toBeGreaterThanOrEqual(500);
+    expect(((await failed.json()) as { error: { message: string } }).error.message).toBeTruthy();
+    expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200);
+
+    // Nothing was half-closed: the retry closes the month once.
+    const retried = await admin.call('POST', '/reports/periods/2026-10/close');
+    expect(retried.status, await retried.clone().text()).toBe(201);
+    expect((await admin.call('POST', '/reports/periods/2026-10/close')).status).toBe(409);
+    const next = await chat(gateway.url, key, { requestId: 'after-tx-fault' });
+    expect(next.status).toBe(200);
+    await waitFor('the row written', async () => (await ledgerRows(database.store, id)).get('after-tx-fault')?.[0]?.status === 'ok');
   });
 });
