@@ -207,8 +207,9 @@ async function proxy(c: Context<HonoEnv>, endpoint: Endpoint, gate: RateGate): P
       status: gone ? 'client_disconnected' : timeout ? 'timeout' : 'upstream_error',
       reported: null,
       relayed: [],
-      // Past the deadline the backend may well have read the prompt; refused or reset before any answer, it did not.
-      promptRead: timeout,
+      // Past the deadline, or left by its client once the backend had it, the prompt may well have been
+      // read (prefill is the costly part); refused or reset before any answer, or left in the queue, it was not.
+      promptRead: timeout || (gone && error.reachedBackend),
       errorCode: error instanceof GatewayError ? error.code : 'client_disconnected',
     });
     if (gone) return new Response(null, { status: 499 });

@@ -52,7 +52,7 @@ export async function sendUpstream(request: UpstreamRequest): Promise<UpstreamEx
       const acquired = route.acquire(request.keyId, tried, deadline, request.clientSignal);
       replica = acquired instanceof Promise ? await acquired : acquired;
     } catch (error) {
-      if (request.clientSignal?.aborted) throw new ClientGoneError();
+      if (request.clientSignal?.aborted) throw new ClientGoneError(false);
       if (attempt === 1) throw error;
       replica = null;
     }

@@ -97,14 +97,21 @@ export async function callUpstream(call: UpstreamCall): Promise<UpstreamExchange
       throw new GatewayError(504, `Backend "${call.backendName}" did not answer within ${call.timeoutMs} ms`, {
         code: 'upstream_timeout',
       });
-    if (signal?.aborted) throw new ClientGoneError();
+    if (signal?.aborted) throw new ClientGoneError(true);
     throw new GatewayError(502, `Backend "${call.backendName}" is unreachable`, { code: 'upstream_unreachable' });
   }
   // The deadline covers the whole exchange, body included: the relay releases it when done.
   return { reply, abort: () => controller.abort(new Error('aborted by gateway')), timedOut: () => timedOut, release };
 }
 
-/** The client went away before the backend answered: nothing to send back. */
+/**
+ * The client went away before the backend answered: nothing to send back. `reachedBackend` when the
+ * request had been handed to a replica, which may have read the prompt by then (and billed so);
+ * false when it left while waiting for one.
+ */
 export class ClientGoneError extends Error {
   override name = 'ClientGoneError';
+  constructor(readonly reachedBackend: boolean) {
+    super('the client went away before the backend answered');
+  }
 }

@@ -100,6 +100,36 @@ describe.each(databases)('saturation on $name', (database) => {
     expect(served(replicas[0]!)).toHaveLength(2);
   });
 
+  test('a stream whose client leaves while it waits for a replica: never sent, nothing billed, reservation released', async () => {
+    gateway = await startReplicaGateway({
+      store,
+      config: replicaConfigInput(replicas.slice(0, 1), (input) => {
+        input.backends.r0.maxInFlight = 1;
+        input.gateway.queue = { size: 10, maxWaitMs: 60_000 };
+      }),
+    });
+    const { id, key } = await gateway.createKey();
+    await setBudget(gateway.admin, id, '10');
+    const held = gate();
+    replicas[0]!.behave({ gate: held.gate });
+    const first = gateway.post(key, '/v1/chat/completions', chat({ stream: true }), { 'x-request-id': 'holder' });
+    await until('the first at the replica', () => replicas[0]!.inFlight === 1);
+    const controller = new AbortController();
+    const left = gateway.post(key, '/v1/chat/completions', chat({ stream: true }), { 'x-request-id': 'leaver' }, controller.signal);
+    await until('the second waiting', () => waiting() === 1);
+    controller.abort();
+    await expect(left).rejects.toThrow();
+    await until('the queue empty', () => waiting() === 0);
+    held.open();
+    expect(await (await first).text()).toContain('[DONE]');
+
+    expect(served(replicas[0]!).map((request) => request.headers['x-request-id'])).toEqual(['holder']);
+    const leaver = (await ledgerRows(gateway, id)).find((row) => row.request_id === 'leaver');
+    expect(leaver).toMatchObject({ status: 'client_disconnected', billed_cost: '0', attempts: 0 });
+    expect([Number(leaver!.prompt_tokens), Number(leaver!.completion_tokens)]).toEqual([0, 0]);
+    expect((await settledBudget(gateway.admin, gateway.flush, id)).reserved).toBe('0');
+  });
+
   test('one noisy key cannot starve another: the quiet key waits behind at most one of its requests', async () => {
     gateway = await startReplicaGateway({
       store,

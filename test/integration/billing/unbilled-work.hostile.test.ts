@@ -8,7 +8,8 @@ import { readStream, receivedTokens } from './stream-client';
 
 // Finding 9: work done, nothing billed. vLLM sends a non-streamed answer's head only when
 // generation ends; the old gateway aborted the backend when the client left before that head and
-// billed $0, prompt included. A backend past the gateway's deadline (504) was billed $0 too.
+// billed $0, prompt included. A backend past the gateway's deadline (504) was billed $0 too, and so
+// was a stream whose client left once the backend had it, before the head: free prefill, repeatable.
 
 describe.each(databases)('work the backend did is billed, on $name', (database) => {
   let backend: FakeVllm;
@@ -65,6 +66,26 @@ describe.each(databases)('work the backend did is billed, on $name', (database) 
     expect(parseUsd(row.billedCost)).toBeGreaterThan(0n);
     // The backend was not aborted: it generated everything, and the gateway read it all.
     expect(backend.received[0]).toMatchObject({ aborted: false, completed: true, generatedTokens: 30 });
+    expect(await settledBudget(gateway.admin, flush, id)).toMatchObject({ spent: row.billedCost, reserved: '0' });
+  });
+
+  test('a stream whose client leaves once the backend has it, before the head: the prompt it may have read is billed', async () => {
+    const { id, key } = await budgetedKey('stream leaves early');
+    // The head waits 2 s: the client leaves while the backend holds the request (prefill is the costly part).
+    backend.behave({ latencyMs: 2_000 });
+    const controller = new AbortController();
+    const requestId = `stream-early-${id}`;
+    const sent = chat(key, requestId, { stream: true }, controller.signal);
+    await untilBackendHas(1);
+    controller.abort();
+    await expect(sent).rejects.toThrow();
+
+    const row = await finalRow(gateway.admin, flush, requestId, id);
+    expect(row).toMatchObject({ status: 'client_disconnected', completionTokens: 0, usageSource: 'gateway' });
+    expect(row.promptTokens).toBe(row.promptTokensEstimated);
+    expect(row.promptTokens).toBeGreaterThan(0);
+    expect(parseUsd(row.billedCost)).toBe(costAtRowPrice(row));
+    expect(parseUsd(row.billedCost)).toBeGreaterThan(0n);
     expect(await settledBudget(gateway.admin, flush, id)).toMatchObject({ spent: row.billedCost, reserved: '0' });
   });
 
