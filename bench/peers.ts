@@ -26,6 +26,11 @@ const ONLY_TARGETS = process.env.BENCH_TARGETS?.split(',');
 const ONLY_SHAPES = process.env.BENCH_SHAPES?.split(',');
 /** Extra environment for the tollgate processes (e.g. BENCH_TOLLGATE_ENV='{"TOLLGATE_DURABLE_ADMISSIONS":"1"}'). */
 const TOLLGATE_ENV = JSON.parse(process.env.BENCH_TOLLGATE_ENV ?? '{}') as Record<string, string>;
+/**
+ * A checkout of an earlier HEAD, built (`npm run build` there): its gateway joins the run on
+ * Postgres as `tollgate@before`, so before and after alternate in one run.
+ */
+const BEFORE = process.env.BENCH_BEFORE;
 const wanted = (name: string, only: string[] | undefined) => !only || only.some((word) => name.includes(word));
 const run = promisify(execFile);
 const work = mkdtempSync(join(tmpdir(), 'tollgate-peers-'));
@@ -188,8 +193,9 @@ async function tollgate(
   name: string,
   upstreamUrl: string,
   env: Record<string, string>,
+  server?: string,
 ): Promise<{ target: Target; stop: () => Promise<void> }> {
-  const gateway = await startGatewayProcess({ env: { ...TOLLGATE_ENV, ...env }, config: defaultConfigInput(upstreamUrl) });
+  const gateway = await startGatewayProcess({ env: { ...TOLLGATE_ENV, ...env }, config: defaultConfigInput(upstreamUrl), server });
   const headers = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
   const created = (await (
     await fetch(`${gateway.url}/admin/keys`, { method: 'POST', headers, body: JSON.stringify({ name: 'bench' }) })
@@ -261,6 +267,15 @@ async function main() {
       await pg.stop();
       await database.drop();
     });
+    if (BEFORE) {
+      const earlier = await createPostgresDatabase();
+      const before = await tollgate('tollgate@before, Postgres', upstreamUrl, { DATABASE_URL: earlier.url }, join(BEFORE, 'dist/node.js'));
+      targets.push(before.target);
+      stops.push(async () => {
+        await before.stop();
+        await earlier.drop();
+      });
+    }
   }
 
   const cells = new Map<string, Cell>();

@@ -29,6 +29,7 @@ async function main(): Promise<void> {
     databaseUrl: env.DATABASE_URL || undefined,
     dataDir: env.TOLLGATE_DATA_DIR || undefined,
     timeouts: settings.database,
+    maxConnections: settings.poolSize,
     log,
   });
   // A fault inside the driver replaces the pool; queued ledger rows stay queued and are retried.

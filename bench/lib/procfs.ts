@@ -2,15 +2,21 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 // Per-process CPU and memory from /proc (Linux), for the cost of each process group in a benchmark.
 
-function processes(): { pid: number; pgid: number; comm: string; cpuTicks: number }[] {
-  const found: { pid: number; pgid: number; comm: string; cpuTicks: number }[] = [];
+function processes(): { pid: number; pgid: number; comm: string; cpuTicks: number; reapedTicks: number }[] {
+  const found: { pid: number; pgid: number; comm: string; cpuTicks: number; reapedTicks: number }[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      found.push({ pid: Number(entry), pgid: Number(fields[2]), comm, cpuTicks: Number(fields[11]) + Number(fields[12]) });
+      found.push({
+        pid: Number(entry),
+        pgid: Number(fields[2]),
+        comm,
+        cpuTicks: Number(fields[11]) + Number(fields[12]),
+        reapedTicks: Number(fields[13]) + Number(fields[14]),
+      });
     } catch {
       // the process ended meanwhile
     }
@@ -27,12 +33,15 @@ export function groupCpuSeconds(pgid: number): number {
   );
 }
 
-/** User + system CPU seconds of every Postgres server process on this machine (not PGlite). */
+/**
+ * User + system CPU seconds of every Postgres server process on this machine (not PGlite),
+ * backends that have ended included (the postmaster reaps them, so their CPU is its children's).
+ */
 export function postgresCpuSeconds(): number {
   return (
     processes()
       .filter((p) => p.comm === 'postgres')
-      .reduce((sum, p) => sum + p.cpuTicks, 0) / 100
+      .reduce((sum, p) => sum + p.cpuTicks + p.reapedTicks, 0) / 100
   );
 }
 

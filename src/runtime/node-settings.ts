@@ -23,6 +23,12 @@ export interface NodeSettings {
   ownerSilentMs: number;
   /** Where fail-open rows wait for the database (TOLLGATE_JOURNAL_DIR, default `<data dir>/journal`). */
   journalDir: string;
+  /**
+   * Connections to Postgres (TOLLGATE_DB_POOL, default 10): the most statements this instance has
+   * in flight at once. More helps only while the server has idle cores: past them, admissions
+   * queue on the server's locks instead of in the pool (bench/admission.ts).
+   */
+  poolSize: number;
 }
 
 /**
@@ -39,6 +45,13 @@ export function nodeSettings(env: NodeJS.ProcessEnv): NodeSettings {
     const value = Number(text);
     if (!Number.isInteger(value) || value < least)
       throw new ConfigError(`${name} must be a whole number of milliseconds${least > 0 ? ` (at least ${least})` : ''}, not "${text}"`);
+    return value;
+  };
+  const count = (name: string, fallback: number): number => {
+    const text = env[name];
+    if (text === undefined || text === '') return fallback;
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < 1) throw new ConfigError(`${name} must be a whole number, at least 1, not "${text}"`);
     return value;
   };
   const statementTimeoutMs = ms('TOLLGATE_DB_STATEMENT_TIMEOUT_MS', 10_000);
@@ -60,5 +73,6 @@ export function nodeSettings(env: NodeJS.ProcessEnv): NodeSettings {
     heartbeatMs,
     ownerSilentMs: ms('TOLLGATE_OWNER_SILENT_MS', 3 * heartbeatMs, 1),
     journalDir: env.TOLLGATE_JOURNAL_DIR || join(env.TOLLGATE_DATA_DIR || DEFAULT_DATA_DIR, 'journal'),
+    poolSize: count('TOLLGATE_DB_POOL', 10),
   };
 }

@@ -94,7 +94,7 @@ const rateCtes = (startedAt: ReturnType<typeof p>, tokens: SqlValue) => sql`
 type SqlValue = ReturnType<typeof p> | ReturnType<typeof sql>;
 
 // Built once (compile): the statement is the same for every request, only its values change.
-const ADMIT = compile<AdmitValues>(sql`
+export const ADMIT = compile<AdmitValues>(sql`
     WITH ${keyCtes(p('keyId'), p('startedAt'), p('requestedModel'))},
     price AS (
       SELECT p.id, p.model, p.prompt_per_1k, p.completion_per_1k, p.effective_from,

@@ -107,7 +107,13 @@ export interface GatewayProcess {
  * globalSetup builds dist/ once per run), on a temporary PGlite folder unless env says otherwise,
  * with a known operator token. `child` is the server itself, so signals reach it directly.
  */
-export async function startGatewayProcess(opts: { env?: Record<string, string>; config?: unknown } = {}): Promise<GatewayProcess> {
+export async function startGatewayProcess(
+  opts: {
+    env?: Record<string, string>;
+    config?: unknown /** Another build's entry (bench/peers.ts: an earlier HEAD). */;
+    server?: string;
+  } = {},
+): Promise<GatewayProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-'));
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
@@ -120,7 +126,7 @@ export async function startGatewayProcess(opts: { env?: Record<string, string>; 
     writeFileSync(join(dir, 'config.json'), JSON.stringify(opts.config));
     env.TOLLGATE_CONFIG = join(dir, 'config.json');
   }
-  const server = join(process.cwd(), 'dist/node.js');
+  const server = opts.server ?? join(process.cwd(), 'dist/node.js');
   if (!existsSync(server)) throw new Error('dist/node.js is missing: run `npm run build` (vitest builds it in its globalSetup)');
   // Its own process group, so bench/overhead.ts can add up the CPU of everything it runs.
   const child = spawn(process.execPath, ['--enable-source-maps', server], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
