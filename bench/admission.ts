@@ -29,63 +29,56 @@ const work = mkdtempSync(join(tmpdir(), 'tollgate-admission-'));
 
 const keyId = (n: number) => `key_bench_${n}`;
 
+interface Script {
+  text: string;
+  /** pgbench variables (-D): the values the statement binds. */
+  vars: Record<string, string>;
+}
+
 /**
- * The admission statement as a pgbench script: the gateway's text with each parameter either a
- * pgbench variable (the key, the request id: new each transaction) or the value the gateway would
- * bind. pgbench's prepared mode sends them as parameters of one prepared statement, as postgres.js does.
+ * The admission statement as a pgbench script: the gateway's text, whose parameters are pgbench
+ * variables holding the values the gateway would bind (`literals`: written into the text instead,
+ * to show what the generic plan costs). The key and the request id are new each transaction. In
+ * prepared mode pgbench sends the variables as parameters of one prepared statement, as postgres.js does.
  */
-function admissionScript(keyChoice: string, durable: boolean): string {
+function admissionScript(keyChoice: string, durable: boolean, literals = false): Script {
   const startedAt = new Date().toISOString();
-  const names = [
-    'keyId',
-    'startedAt',
-    'startedMonth',
-    'promptTokens',
-    'maxCompletionTokens',
-    'reservedTokens',
-    'routedModel',
-    'requestId',
-    'endpoint',
-    'requestedModel',
-    'backend',
-    'stream',
-    'tags',
-    'instanceId',
-    'synchronousCommit',
-  ] as const;
+  const values = {
+    keyId: '',
+    requestId: '',
+    startedAt,
+    startedMonth: monthOf(new Date(startedAt)),
+    promptTokens: 40,
+    maxCompletionTokens: 16,
+    reservedTokens: 56,
+    routedModel: 'gpt-4',
+    endpoint: 'chat.completions',
+    requestedModel: 'gpt-4',
+    backend: 'gpu',
+    stream: false,
+    tags: '{}',
+    instanceId: 'inst_bench',
+    synchronousCommit: durable ? 'on' : 'off',
+  };
   const marker = (name: string) => `\u0000${name}\u0000`;
-  const slots = ADMIT.params(
-    Object.fromEntries(names.map((name) => [name, marker(name)])) as unknown as Parameters<typeof ADMIT.params>[0],
+  const named = ADMIT.params(
+    Object.fromEntries(Object.keys(values).map((name) => [name, marker(name)])) as unknown as Parameters<typeof ADMIT.params>[0],
   );
-  const literal = (value: unknown): string => {
-    if (value === null) return 'NULL';
-    if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-    return `'${String(value).replaceAll("'", "''")}'`;
-  };
-  const bound: Record<(typeof names)[number], string> = {
-    keyId: "('key_bench_' || :k::text)",
-    requestId: "('r' || :rid::text)",
-    startedAt: literal(startedAt),
-    startedMonth: literal(monthOf(new Date(startedAt))),
-    promptTokens: '40',
-    maxCompletionTokens: '16',
-    reservedTokens: '56',
-    routedModel: literal('gpt-4'),
-    endpoint: literal('chat.completions'),
-    requestedModel: literal('gpt-4'),
-    backend: literal('gpu'),
-    stream: 'false',
-    tags: literal('{}'),
-    instanceId: 'NULL',
-    synchronousCommit: literal(durable ? 'on' : 'off'),
-  };
+  const bound = ADMIT.params(values as unknown as Parameters<typeof ADMIT.params>[0]);
+  const literal = (value: unknown): string =>
+    typeof value === 'number' || typeof value === 'boolean' ? String(value) : `'${String(value).replaceAll("'", "''")}'`;
+  const vars: Record<string, string> = {};
   const text = ADMIT.text.replace(/\$(\d+)/g, (_, index: string) => {
-    const slot = slots[Number(index) - 1];
-    const name = typeof slot === 'string' && slot.startsWith('\u0000') ? (slot.slice(1, -1) as (typeof names)[number]) : null;
-    return name ? bound[name] : literal(slot);
+    const slot = named[Number(index) - 1];
+    if (slot === marker('keyId')) return "('key_bench_' || :k::text)";
+    if (slot === marker('requestId')) return "('r' || :rid::text)";
+    const value = bound[Number(index) - 1];
+    if (literals) return literal(value);
+    vars[`p${index}`] = String(value);
+    return `:p${index}`;
   });
-  // pgbench reads one statement per script; comments and line breaks are fine, a trailing ';' ends it.
-  return `${keyChoice}\n\\set rid random(1, 9000000000000000)\n${text.replace(/--[^\n]*/g, '').trim()};\n`;
+  // pgbench reads one statement per script; line breaks are fine, a trailing ';' ends it.
+  return { text: `${keyChoice}\n\\set rid random(1, 9000000000000000)\n${text.replace(/--[^\n]*/g, '').trim()};\n`, vars };
 }
 
 interface Cell {
@@ -96,9 +89,9 @@ interface Cell {
   waits: string;
 }
 
-async function pgbench(url: string, script: string, clients: number, options: string): Promise<Cell> {
+async function pgbench(url: string, script: Script, clients: number, options: string): Promise<Cell> {
   const file = join(work, `s${Math.random().toString(36).slice(2)}.sql`);
-  writeFileSync(file, script);
+  writeFileSync(file, script.text);
   const before = postgresCpuSeconds();
   const seen = new Map<string, number>();
   const watcher = postgres(url, { max: 1, onnotice: () => {} });
@@ -114,7 +107,11 @@ async function pgbench(url: string, script: string, clients: number, options: st
   })();
   const ran = run(
     'pgbench',
-    ['-n', '-M', 'prepared', '-c', String(clients), '-j', String(Math.min(clients, 2)), '-T', String(SECONDS), '-f', file, url],
+    [
+      ...['-n', '-M', 'prepared', '-c', String(clients), '-j', String(Math.min(clients, 2)), '-T', String(SECONDS), '-f', file],
+      ...Object.entries(script.vars).flatMap(([name, value]) => ['-D', `${name}=${value}`]),
+      url,
+    ],
     { env: { ...process.env, PGOPTIONS: options }, maxBuffer: 1 << 24 },
   );
   const { stdout } = await ran.finally(() => (sampling = false));
@@ -153,14 +150,16 @@ async function main(): Promise<void> {
     await pgbench(database.url, admissionScript('\\set k 0', false), 1, '');
 
     const asyncCommit = '-c synchronous_commit=off';
-    const cases: { name: string; script: string; options: string }[] = [
-      { name: 'SELECT 1 (the round trip)', script: 'SELECT 1;\n', options: '' },
+    const plain = (text: string): Script => ({ text, vars: {} });
+    const cases: { name: string; script: Script; options: string }[] = [
+      { name: 'SELECT 1 (the round trip)', script: plain('SELECT 1;\n'), options: '' },
       {
         name: 'one window row += 1 (the lock)',
-        script: `UPDATE budget_windows SET reserved_cost = reserved_cost + 1 WHERE key_id = '${keyId(0)}';\n`,
+        script: plain(`UPDATE budget_windows SET reserved_cost = reserved_cost + 1 WHERE key_id = '${keyId(0)}';\n`),
         options: asyncCommit,
       },
       { name: 'admission, one key', script: admissionScript('\\set k 0', false), options: '' },
+      { name: 'admission, one key, values inlined', script: admissionScript('\\set k 0', false, true), options: '' },
       { name: `admission, ${SPREAD_KEYS} keys`, script: admissionScript(`\\set k random(1, ${SPREAD_KEYS})`, false), options: '' },
       { name: 'admission, one key, durable', script: admissionScript('\\set k 0', true), options: '' },
       { name: `admission, ${SPREAD_KEYS} keys, durable`, script: admissionScript(`\\set k random(1, ${SPREAD_KEYS})`, true), options: '' },

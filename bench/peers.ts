@@ -231,6 +231,13 @@ interface Cell {
 }
 
 async function main() {
+  try {
+    await run('wrk', ['--version']).catch((error: { code?: unknown }) => {
+      if (error.code === 'ENOENT') throw error;
+    });
+  } catch {
+    throw new Error('wrk is not installed: apt-get install wrk (the load must come from a process of its own)');
+  }
   const upstreamPort = await freePort();
   const upstream = await spawnGroup(
     process.execPath,
@@ -289,7 +296,7 @@ async function main() {
   for (let round = 0; round < ROUNDS; round++) {
     // Alternate the order each round, so drift does not favour whoever goes first.
     const order = (round % 2 === 0 ? targets : [...targets].reverse()).filter(
-      (target, index) => index === 0 || wanted(target.name, ONLY_TARGETS),
+      (target) => target === targets[0] || wanted(target.name, ONLY_TARGETS),
     );
     for (const target of order) {
       for (const shape of shapes) {
