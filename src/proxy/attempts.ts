@@ -1,22 +1,13 @@
 import { type ModelRoute, type Replica, refusedUntried, retryAfterMs } from '../backends';
 import { GatewayError } from '../errors';
-import { ClientGoneError, callUpstream, type UpstreamClient, type UpstreamExchange, type UpstreamReply } from './upstream';
+import { ClientGoneError, callUpstream, type UpstreamCall, type UpstreamExchange, type UpstreamReply } from './upstream';
 
-/** One admitted request on its way to a model's replicas. */
-export interface UpstreamRequest {
+/** One admitted request on its way to a model's replicas: what every attempt sends, and where. */
+export interface UpstreamRequest
+  extends Pick<UpstreamCall, 'path' | 'body' | 'requestId' | 'traceparent' | 'tracestate' | 'clientSignal' | 'client'> {
   route: ModelRoute;
   /** The key it is billed to: the saturation queue is fair between keys. */
   keyId: string;
-  /** Path below the backend's `/v1` base, e.g. `/chat/completions`. */
-  path: string;
-  /** The JSON body, serialized once for every attempt. */
-  body: string;
-  requestId: string;
-  traceparent: string | null;
-  tracestate: string | null;
-  /** Aborted when the client goes away; null: the exchange runs to its end whatever the client does. */
-  clientSignal: AbortSignal | null;
-  client: UpstreamClient;
   /** Told before each attempt with its replica: the request's meter counts them and keeps the replica that served. */
   meter: { attempted(replica: string): void };
 }
