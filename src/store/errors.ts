@@ -98,6 +98,39 @@ export function withDeadline<T>(work: Promise<T>, ms: number, onExpiry?: () => v
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * withDeadline for work made of steps (a transaction's statements): rejects with DeadlineError
+ * when `ms` pass with no step settling. Each step handed to `progress` restarts the clock when it
+ * settles, so a long transaction of quick statements runs on, while one statement (or link) that
+ * stalls still fails it within `ms`. `ms` <= 0: no deadline.
+ *
+ * @example
+ * await withIdleDeadline(10_000, () => {}, (progress) => runSteps((step) => progress(step)));
+ */
+export function withIdleDeadline<T>(
+  ms: number,
+  onExpiry: () => void,
+  work: (progress: <S extends PromiseLike<unknown>>(step: S) => S) => Promise<T>,
+): Promise<T> {
+  if (!(ms > 0)) return work((step) => step);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let expire!: (error: Error) => void;
+  const deadline = new Promise<never>((_, reject) => (expire = reject));
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      expire(new DeadlineError(`no answer from the database within ${ms} ms`));
+      onExpiry();
+    }, ms);
+  };
+  arm();
+  const progress = <S extends PromiseLike<unknown>>(step: S): S => {
+    step.then(arm, arm);
+    return step;
+  };
+  return Promise.race([work(progress), deadline]).finally(() => clearTimeout(timer));
+}
+
 // Driver codes after which a statement surely did not commit: no connection was made (refused,
 // unknown host, connect timeout, pool ended), or the peer had closed it before any answer
 // (CONNECTION_CLOSED, EPIPE: a server that committed answers first, and TCP keeps the order).

@@ -3,7 +3,7 @@ import { PgDialect } from 'drizzle-orm/pg-core';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import type { Db, Executor, Store } from './db';
-import { withDeadline } from './errors';
+import { withDeadline, withIdleDeadline } from './errors';
 import * as schema from './schema';
 
 /** How long the database may take, and how long connections live. Every field has a default. */
@@ -108,20 +108,30 @@ export function openPostgresStore(options: PostgresStoreOptions): Store & { repl
     rows: <T extends Record<string, unknown>>(query: SQL) => guarded((current) => rawRows<T>(current.client, query, prepare)),
     query: <T extends Record<string, unknown>>(text: string, params: unknown[]) =>
       guarded((current) => rawQuery<T>(current.client, text, params, prepare)),
+    // The deadline of a transaction runs from its last statement's answer, not from BEGIN: a report
+    // or a month close may take many statements, and only one that stalls replaces the pool.
     transaction<T>(body: (tx: Executor) => Promise<T>): Promise<T> {
-      return guarded(async (current) => {
-        // drizzle reads the client's options (its type parsers); a transaction handle has none of its own.
-        const txDb = (tx: postgres.TransactionSql) => () =>
-          drizzle(
-            new Proxy(tx, {
-              get: (target, property) => (property === 'options' ? current.client.options : Reflect.get(target, property)),
-            }) as unknown as postgres.Sql,
-            {
-              schema,
-            },
-          ) as unknown as Db;
-        return (await current.client.begin((tx) => body(executorOn(tx, txDb(tx), prepare)))) as T;
-      });
+      const current = pool;
+      return withIdleDeadline(
+        deadlineMs,
+        () => replace(current, `no answer within ${deadlineMs} ms`),
+        async (progress) => {
+          // drizzle reads the client's options (its type parsers); a transaction handle has none of its own.
+          const txDb = (tx: postgres.TransactionSql) => () =>
+            drizzle(
+              new Proxy(tx, {
+                get: (target, property, receiver) => {
+                  if (property === 'options') return current.client.options;
+                  const value = Reflect.get(target, property, receiver);
+                  if (property !== 'unsafe') return value;
+                  return (...args: unknown[]) => progress((value as (...a: unknown[]) => PromiseLike<unknown>)(...args));
+                },
+              }) as unknown as postgres.Sql,
+              { schema },
+            ) as unknown as Db;
+          return (await current.client.begin((tx) => body(executorOn(tx, txDb(tx), prepare, progress)))) as T;
+        },
+      );
     },
     replaceClient: (reason) => replace(pool, reason),
     close: async () => {
@@ -168,14 +178,19 @@ function rawRows<T>(client: Client, query: SQL, prepare: boolean): Promise<T[]> 
 }
 
 /** A transaction as an Executor: raw statements on it, and a drizzle handle made when first asked. */
-function executorOn(tx: postgres.TransactionSql, db: () => Db, prepare: boolean): Executor {
+function executorOn(
+  tx: postgres.TransactionSql,
+  db: () => Db,
+  prepare: boolean,
+  progress: <S extends PromiseLike<unknown>>(step: S) => S,
+): Executor {
   let drizzleDb: Db | null = null;
   return {
     get db() {
       drizzleDb ??= db();
       return drizzleDb;
     },
-    rows: (query) => rawRows(tx, query, prepare),
-    query: (text, params) => rawQuery(tx, text, params, prepare),
+    rows: (query) => progress(rawRows(tx, query, prepare)),
+    query: (text, params) => progress(rawQuery(tx, text, params, prepare)),
   };
 }
