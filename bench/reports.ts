@@ -142,7 +142,31 @@ async function load(store: Store): Promise<void> {
   await sql.end();
 }
 
+/** The late rows' share of the rollup, as the settle path would have added it. */
+const rollupOfLate = `
+    SELECT date_bin('15 minutes', started_at, '2000-01-01T00:00:00Z'::timestamptz) AS b, coalesce(team_id, '') AS team_id, key_id,
+      coalesce(routed_model, requested_model) AS model, status, tags, count(*) AS n, sum(prompt_tokens) AS p, sum(completion_tokens) AS c, sum(billed_cost) AS cost
+    FROM usage_events WHERE request_id LIKE 'late_%' GROUP BY 1, 2, 3, 4, 5, 6`;
+
+/** Takes the late rows out again (at the end of a run, or at the start after a run that died midway). */
+async function removeLateRows(client: postgres.Sql): Promise<void> {
+  await client.begin(async (tx) => {
+    await tx.unsafe(`
+      UPDATE usage_rollup u SET requests = u.requests - l.n, prompt_tokens = u.prompt_tokens - l.p, completion_tokens = u.completion_tokens - l.c, cost = u.cost - l.cost
+      FROM (${rollupOfLate}) AS l
+      WHERE u.bucket_start = l.b AND u.team_id = l.team_id AND u.key_id = l.key_id AND u.model = l.model AND u.status = l.status AND u.tags = l.tags`);
+    await tx`DELETE FROM usage_rollup WHERE requests = 0`;
+    await tx`DELETE FROM usage_events WHERE request_id LIKE 'late_%'`;
+  });
+}
+
 let existing = await databaseRows();
+if (existing !== null && existing !== ROWS) {
+  const leftover = postgres(url.toString(), { max: 1, onnotice: () => {} });
+  await removeLateRows(leftover);
+  await leftover.end();
+  existing = await databaseRows();
+}
 if (values.fresh && existing !== null) {
   await admin.unsafe(`DROP DATABASE ${DB} WITH (FORCE)`);
   existing = null;
@@ -294,10 +318,6 @@ for (const [name, path, init] of shapes) {
 // compacted; reports read them from the ledger by recorded_at until the segments are refreshed.
 if (values.only === undefined) {
   const late = postgres(url.toString(), { max: 1, onnotice: () => {} });
-  const rollupOfLate = `
-    SELECT date_bin('15 minutes', started_at, '2000-01-01T00:00:00Z'::timestamptz) AS b, coalesce(team_id, '') AS team_id, key_id,
-      coalesce(routed_model, requested_model) AS model, status, tags, count(*) AS n, sum(prompt_tokens) AS p, sum(completion_tokens) AS c, sum(billed_cost) AS cost
-    FROM usage_events WHERE request_id LIKE 'late_%' GROUP BY 1, 2, 3, 4, 5, 6`;
   await late.begin(async (tx) => {
     await tx.unsafe(`
       INSERT INTO usage_events (request_id, key_id, team_id, tags, endpoint, requested_model, routed_model, status, stream, prompt_tokens, completion_tokens,
@@ -327,14 +347,7 @@ if (values.only === undefined) {
     log(`${name}: ${median(times).toFixed(1)} ms`);
   }
   lateCleanup = async () => {
-    await late.begin(async (tx) => {
-      await tx.unsafe(`
-        UPDATE usage_rollup u SET requests = u.requests - l.n, prompt_tokens = u.prompt_tokens - l.p, completion_tokens = u.completion_tokens - l.c, cost = u.cost - l.cost
-        FROM (${rollupOfLate}) AS l
-        WHERE u.bucket_start = l.b AND u.team_id = l.team_id AND u.key_id = l.key_id AND u.model = l.model AND u.status = l.status AND u.tags = l.tags`);
-      await tx`DELETE FROM usage_rollup WHERE requests = 0`;
-      await tx`DELETE FROM usage_events WHERE request_id LIKE 'late_%'`;
-    });
+    await removeLateRows(late);
     await late.end();
   };
 }

@@ -77,7 +77,7 @@ export class InvocationScope {
       },
       rows: (query) => current().store.rows(query),
       query: (text, params) => current().store.query(text, params),
-      transaction: (body) => current().store.transaction(body),
+      transaction: (body, options) => current().store.transaction(body, options),
       close: async () => {}, // each invocation closes its own
     };
     const admittedBy = this.#admittedBy;

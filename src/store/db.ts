@@ -57,10 +57,22 @@ function sqlFromText(text: string, params: unknown[]): SQL {
   return sql.join(chunks);
 }
 
+export interface TransactionOptions {
+  /**
+   * Each statement's time limit in this transaction: our deadline becomes 5 s after it. The body
+   * sets the server's own (`allowSlowStatements`), after any SET TRANSACTION, which must come first.
+   */
+  statementTimeoutMs?: number;
+}
+
 export interface Store extends Executor {
   readonly kind: 'pglite' | 'postgres';
-  /** One transaction. PGlite has one connection, so there transactions run one at a time. */
-  transaction<T>(body: (tx: Executor) => Promise<T>): Promise<T>;
+  /**
+   * One transaction. PGlite has one connection, so there transactions run one at a time.
+   * `statementTimeoutMs` gives this transaction's statements longer than the store's own limit
+   * (a month's tie-out at 10M rows reads for tens of seconds); a store with no deadline ignores it.
+   */
+  transaction<T>(body: (tx: Executor) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /**
    * Replaces the connection pool with a fresh one and ends the old one at once (its calls fail and
    * are retried by their callers): after a driver fault, or a link that stopped answering. Only

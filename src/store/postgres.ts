@@ -2,7 +2,7 @@ import type { SQL } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
-import type { Db, Executor, Store } from './db';
+import type { Db, Executor, Store, TransactionOptions } from './db';
 import { withDeadline, withIdleDeadline } from './errors';
 import * as schema from './schema';
 
@@ -110,11 +110,13 @@ export function openPostgresStore(options: PostgresStoreOptions): Store & { repl
       guarded((current) => rawQuery<T>(current.client, text, params, prepare)),
     // The deadline of a transaction runs from its last statement's answer, not from BEGIN: a report
     // or a month close may take many statements, and only one that stalls replaces the pool.
-    transaction<T>(body: (tx: Executor) => Promise<T>): Promise<T> {
+    transaction<T>(body: (tx: Executor) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
       const current = pool;
+      const longer = options.statementTimeoutMs;
+      const limitMs = longer && deadlineMs > 0 ? Math.max(deadlineMs, longer + 5_000) : deadlineMs;
       return withIdleDeadline(
-        deadlineMs,
-        () => replace(current, `no answer within ${deadlineMs} ms`),
+        limitMs,
+        () => replace(current, `no answer within ${limitMs} ms`),
         async (progress) => {
           // drizzle reads the client's options (its type parsers); a transaction handle has none of its own.
           const txDb = (tx: postgres.TransactionSql) => () =>

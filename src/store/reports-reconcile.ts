@@ -234,9 +234,15 @@ export async function windowDifferences(ex: Executor, from: Date, to: Date): Pro
  * settle half-way. Its grouping of a month of rows gets the memory to hash it, and no JIT (which
  * compiles for seconds because the range joins' row estimates are far too high).
  */
-export async function readOneSnapshot(tx: Executor): Promise<void> {
+export async function readOneSnapshot(tx: Executor, statementTimeoutMs: number): Promise<void> {
   await tx.rows(sql`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY`);
   await tx.rows(sql`SELECT set_config('work_mem', '256MB', true), set_config('jit', 'off', true)`);
+  await allowSlowStatements(tx, statementTimeoutMs);
+}
+
+/** The server's statement_timeout for the rest of this transaction (with TransactionOptions.statementTimeoutMs). */
+export async function allowSlowStatements(tx: Executor, statementTimeoutMs: number): Promise<void> {
+  await tx.rows(sql`SELECT set_config('statement_timeout', ${String(statementTimeoutMs)}, true)`);
 }
 
 export interface CompactionDifference {

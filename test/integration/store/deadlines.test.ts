@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DeadlineError } from '../../../src/store/errors';
 import { openPostgresStore } from '../../../src/store/postgres';
+import { allowSlowStatements } from '../../../src/store/reports-reconcile';
 import { createPostgresDatabase, postgresAvailable } from '../support/databases';
 
 // A statement that gets no answer within the store's deadline fails and the pool is replaced (a
@@ -46,6 +47,26 @@ describe.runIf(postgresAvailable)('deadlines on a Postgres store', () => {
     expect(logs).toEqual(['tollgate: database pool replaced (no answer within 400 ms)']);
     // The new pool answers.
     expect(await store.rows<{ one: number }>(sql`SELECT 1 AS one`)).toEqual([{ one: 1 }]);
+  });
+
+  test('a transaction given a longer statement timeout (a tie-out) may run a slow statement; the server still ends one past it', async () => {
+    logs.length = 0;
+    const slow = await store.transaction(async (tx) => (await tx.rows<{ slept: string }>(sleep(0.8))).length, {
+      statementTimeoutMs: 1_500,
+    });
+    expect(slow).toBe(1);
+    const tooSlow = store.transaction(
+      async (tx) => {
+        await allowSlowStatements(tx, 1_000);
+        return tx.rows(sleep(3));
+      },
+      { statementTimeoutMs: 1_000 },
+    );
+    await expect(tooSlow).rejects.toMatchObject({ code: '57014' });
+    // Postgres answered (with its cancel): nothing stalled, the pool stays.
+    expect(logs).toEqual([]);
+    // The longer limit was the transaction's own: the next statement has the store's again.
+    await expect(store.rows(sleep(0.8))).rejects.toBeInstanceOf(DeadlineError);
   });
 
   test('a statement outside a transaction has the same deadline', async () => {
