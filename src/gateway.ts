@@ -20,7 +20,7 @@ import type { Executor, Store } from './store/db';
 import { describeError, isUnavailable, withDeadline } from './store/errors';
 import { findKeyByHash, isKeyLive } from './store/keys';
 import { addPriceVersion, currentPrice, seedPricesFromConfig } from './store/prices';
-import { createLedger, FailOpenLedger, type LedgerOptions, type StoreLedger } from './usage';
+import { createLedger, FailOpenLedger, LeasedLedger, type LedgerOptions, type StoreLedger } from './usage';
 import type { FailOpenJournal } from './usage/journal';
 
 export interface GatewayParts {
@@ -67,8 +67,8 @@ export interface GatewayParts {
 export function nodeLedger(
   store: Store,
   alerts: BudgetAlerts,
-  options: LedgerOptions & { journal?: FailOpenJournal },
-): { ledger: FailOpenLedger; inner: StoreLedger } {
+  options: LedgerOptions & { journal?: FailOpenJournal; leases?: { instanceId: string; leaseMs: number } | null },
+): { ledger: FailOpenLedger; inner: StoreLedger; leases: LeasedLedger | null } {
   let failOpen: FailOpenLedger | undefined;
   const inner = createLedger(store, {
     ...options,
@@ -78,8 +78,18 @@ export function nodeLedger(
       options.onCommit?.(commit);
     },
   });
-  failOpen = new FailOpenLedger(inner, { log: options.log, journal: options.journal });
-  return { ledger: failOpen, inner };
+  // Leases sit under fail-open: a grant that cannot reach the database fails like an admission.
+  const leases = options.leases
+    ? new LeasedLedger(inner, {
+        store,
+        instanceId: options.leases.instanceId,
+        leaseMs: options.leases.leaseMs,
+        timeoutMs: options.admissionTimeoutMs,
+        log: options.log,
+      })
+    : null;
+  failOpen = new FailOpenLedger(leases ?? inner, { log: options.log, journal: options.journal });
+  return { ledger: failOpen, inner, leases };
 }
 
 /**

@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   const journal = new FailOpenJournal({ dir: settings.journalDir, instanceId: instance.id, log });
   const instruments = new Instruments({ perKey: config.gateway.metrics.perKey });
   // Admissions on a Postgres server skip the WAL flush unless asked (README: "The ledger").
-  const { ledger } = nodeLedger(store, alerts, {
+  const { ledger, leases } = nodeLedger(store, alerts, {
     log,
     durableAdmissions: env.TOLLGATE_DURABLE_ADMISSIONS === '1' || undefined,
     admissionTimeoutMs: settings.admissionTimeoutMs,
@@ -54,6 +54,7 @@ async function main(): Promise<void> {
     durableWrites: env.TOLLGATE_ASYNC_LEDGER_WRITES !== '1',
     journal,
     onCommit: (commit) => instruments.committed(commit, Date.now()),
+    leases: settings.leaseMs > 0 ? { instanceId: instance.id, leaseMs: settings.leaseMs } : null,
   });
   // Fail-open rows a stopped gateway journaled: written now (a killed one's once the liveness loop knows it is gone).
   const adoptJournals = (alive: (ids: string[]) => Promise<Set<string>>) =>
@@ -115,6 +116,7 @@ async function main(): Promise<void> {
     olderThanMs,
     log,
     afterBeat: adoptJournals,
+    onResumed: leases ? () => leases.forget() : undefined,
   });
 
   const port = Number(env.PORT ?? 8787);
@@ -138,6 +140,8 @@ async function main(): Promise<void> {
     await liveness.stop();
     await maintainer.stop();
     await ledger.flush(10_000);
+    // After the last final rows: nothing will spend this instance's leases any more.
+    if (leases && ledger.waiting === 0) await leases.close();
     if (ledger.waiting > 0)
       log(`tollgate: ${ledger.waiting} ledger rows could not be written; the sweeper settles the pending ones at the next start`);
     await journal.close().catch((error: unknown) => log(`tollgate: could not close the fail-open journal: ${String(error)}`));

@@ -142,6 +142,7 @@ async function proxy(c: Context<HonoEnv>, endpoint: Endpoint, gate: RateGate): P
       instanceId: deps.instanceId,
       failOpen: caller.options.failOpen ? { budgeted: caller.hasBudget } : null,
       traceparent: trace.traceparent,
+      clientRequestId: c.req.header('x-request-id') === requestId,
     },
     deps,
   );

@@ -19,6 +19,8 @@ export interface MeterStart {
   failOpen?: { budgeted: boolean } | null;
   /** The W3C trace context passed to the backend, recorded on the row. */
   traceparent?: string | null;
+  /** The client chose the request id (see Admission.clientRequestId). */
+  clientRequestId?: boolean;
 }
 
 /** What admission reserves for: the served model and the caps of the request as forwarded. */
@@ -141,6 +143,7 @@ export class Meter {
       teamId: this.start.teamId,
       instanceId: this.start.instanceId,
       failOpen: this.start.failOpen,
+      clientRequestId: this.start.clientRequestId,
     };
     let result: AdmitResult;
     try {

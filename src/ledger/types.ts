@@ -28,6 +28,11 @@ export interface Admission extends RowKey {
   tags?: Tags;
   /** The instance that owns the pending row until it is final; null where there is no heartbeat (Workers). */
   instanceId?: string | null;
+  /**
+   * The client chose the request id (x-request-id): only the database can tell whether the key
+   * used it before, so such a request is always admitted there (never against a lease).
+   */
+  clientRequestId?: boolean;
   /** The key's team as auth last saw it: used only for a row written without admission (the database was away). */
   teamId?: string | null;
   /**
@@ -116,6 +121,17 @@ export interface Settlement extends RowKey, Outcome {
   replica?: string | null;
   /** The W3C trace context sent to the backend. */
   traceparent?: string | null;
+  /** Admitted against this instance's budget lease: the final row spends this much of it. */
+  lease?: LeaseSpend;
+}
+
+/** What a leased request's final row takes out of its instance's lease (and of its window's `reserved`). */
+export interface LeaseSpend {
+  instanceId: string;
+  windowStart: Date;
+  windowEnd: Date;
+  cost: Money;
+  tokens: number;
 }
 
 /** A request refused before anything was reserved (context, quota, rate): one final row, cost 0. */

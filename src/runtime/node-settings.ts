@@ -29,6 +29,11 @@ export interface NodeSettings {
    * queue on the server's locks instead of in the pool (bench/admission.ts).
    */
   poolSize: number;
+  /**
+   * Budget leases (TOLLGATE_LEASE_MS, default 0: off): admissions against a slice of the key's
+   * budget held by this instance, re-read from the database at most this often (README: "Budget leases").
+   */
+  leaseMs: number;
 }
 
 /**
@@ -74,5 +79,6 @@ export function nodeSettings(env: NodeJS.ProcessEnv): NodeSettings {
     ownerSilentMs: ms('TOLLGATE_OWNER_SILENT_MS', 3 * heartbeatMs, 1),
     journalDir: env.TOLLGATE_JOURNAL_DIR || join(env.TOLLGATE_DATA_DIR || DEFAULT_DATA_DIR, 'journal'),
     poolSize: count('TOLLGATE_DB_POOL', 10),
+    leaseMs: ms('TOLLGATE_LEASE_MS', 0),
   };
 }

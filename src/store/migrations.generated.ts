@@ -105,4 +105,12 @@ export const migrations: readonly Migration[] = [
       "ALTER TABLE \"audit_log\" ADD CONSTRAINT \"audit_log_action\" CHECK (\"audit_log\".\"action\" IN ('key.create', 'key.update', 'key.revoke', 'key.rotate', 'key.move', 'budget.set', 'budget.delete', 'price.add', 'team.create', 'team.update', 'period.close', 'report.export', 'config.reload'));"
     ],
   },
+  {
+    tag: "0006_budget_leases",
+    hash: "b1678821a8a66af7378cb51e190f37a61c12dc990ffaeb19ba1ca1a4e6b94fc1",
+    statements: [
+      "CREATE TABLE \"budget_leases\" (\n\t\"key_id\" text NOT NULL,\n\t\"window_start\" timestamp with time zone NOT NULL,\n\t\"instance_id\" text NOT NULL,\n\t\"cost\" bigint DEFAULT 0 NOT NULL,\n\t\"tokens\" bigint DEFAULT 0 NOT NULL,\n\t\"granted_at\" timestamp with time zone DEFAULT now() NOT NULL,\n\tCONSTRAINT \"budget_leases_key_id_window_start_instance_id_pk\" PRIMARY KEY(\"key_id\",\"window_start\",\"instance_id\")\n);",
+      "ALTER TABLE \"budget_leases\" ADD CONSTRAINT \"budget_leases_key_id_api_keys_id_fk\" FOREIGN KEY (\"key_id\") REFERENCES \"public\".\"api_keys\"(\"id\") ON DELETE no action ON UPDATE no action;"
+    ],
+  },
 ];

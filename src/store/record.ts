@@ -92,6 +92,12 @@ interface InputRow {
   attempts: number | null;
   replica: string | null;
   traceparent: string | null;
+  /** Leased (Settlement.lease): the instance, window and amounts its row takes from the lease. */
+  lease_instance: string | null;
+  lease_window_start: string | null;
+  lease_window_end: string | null;
+  lease_cost: string | null;
+  lease_tokens: number | null;
 }
 
 function settlementInput(s: Settlement): InputRow {
@@ -128,6 +134,11 @@ function settlementInput(s: Settlement): InputRow {
     attempts: s.attempts ?? null,
     replica: s.replica ?? null,
     traceparent: s.traceparent ?? null,
+    lease_instance: s.lease?.instanceId ?? null,
+    lease_window_start: s.lease?.windowStart.toISOString() ?? null,
+    lease_window_end: s.lease?.windowEnd.toISOString() ?? null,
+    lease_cost: s.lease?.cost.toString() ?? null,
+    lease_tokens: s.lease?.tokens ?? null,
   };
 }
 
@@ -165,6 +176,11 @@ function rejectionInput(r: Rejection): InputRow {
     attempts: 0,
     replica: null,
     traceparent: r.traceparent ?? null,
+    lease_instance: null,
+    lease_window_start: null,
+    lease_window_end: null,
+    lease_cost: null,
+    lease_tokens: null,
   };
 }
 
@@ -198,7 +214,8 @@ export async function recordFinalRows(
         latency_ms int, ttft_ms int, error_code text, finished_at timestamptz, whole boolean, tags jsonb, instance_id text,
         endpoint text, requested_model text, routed_model text, backend text, stream boolean, prompt_tokens_estimated bigint,
         max_completion_tokens bigint, reserved_cost bigint, price_id int, admitted_fail_open boolean, attempts int, replica text,
-        traceparent text)
+        traceparent text, lease_instance text, lease_window_start timestamptz, lease_window_end timestamptz, lease_cost bigint,
+        lease_tokens bigint)
     ),
     finalized AS (
       UPDATE usage_events e SET
@@ -217,8 +234,9 @@ export async function recordFinalRows(
     -- They reserved nothing, so their window can pass its limit: a row that takes it past (counted
     -- in the batch's order) is flagged over_limit as it is written.
     placed AS (
-      SELECT s.*, k.team_id, w.window_start, w.window_end,
-        coalesce(
+      SELECT s.*, k.team_id, coalesce(s.lease_window_start, w.window_start) AS window_start,
+        coalesce(s.lease_window_end, w.window_end) AS window_end,
+        bl.key_id IS NULL AND coalesce(
           (b.limit_cost IS NOT NULL
             AND coalesce(cw.spent_cost, 0) + coalesce(cw.reserved_cost, 0) + sum(s.billed_cost) OVER win > b.limit_cost)
           OR (b.limit_tokens IS NOT NULL
@@ -232,6 +250,7 @@ export async function recordFinalRows(
       ) w ON true
       LEFT JOIN budgets b ON b.key_id = s.key_id AND w.window_start IS NOT NULL
       LEFT JOIN budget_windows cw ON cw.key_id = s.key_id AND cw.window_start = w.window_start
+      LEFT JOIN budget_leases bl ON bl.key_id = s.key_id AND bl.window_start = s.lease_window_start AND bl.instance_id = s.lease_instance
       WHERE s.whole AND NOT EXISTS (SELECT 1 FROM finalized f WHERE f.key_id = s.key_id AND f.request_id = s.request_id)
       WINDOW win AS (PARTITION BY s.key_id, w.window_start ORDER BY s.started_at, s.request_id)
     ),
@@ -250,14 +269,31 @@ export async function recordFinalRows(
         budget_window_start, 0::bigint AS reserved_cost, billed_cost, prompt_tokens, completion_tokens, 0::bigint AS reserved_tokens,
         over_limit
     ),
+    -- Leased rows spend their lease down (it was in the window's reserved): the lease row is locked
+    -- here, before the window row (finalEffects), the order every statement on both keeps. A lease
+    -- released meanwhile (its instance was judged gone) takes nothing: the row then counts in full.
+    lease_spent AS (
+      UPDATE budget_leases l SET cost = greatest(l.cost - x.cost, 0), tokens = greatest(l.tokens - x.tokens, 0)
+      FROM (
+        SELECT p.key_id, p.lease_window_start, p.lease_instance, sum(p.lease_cost)::bigint AS cost, sum(p.lease_tokens)::bigint AS tokens
+        FROM inserted i JOIN placed p ON p.key_id = i.key_id AND p.request_id = i.request_id
+        WHERE p.lease_instance IS NOT NULL
+        GROUP BY p.key_id, p.lease_window_start, p.lease_instance
+      ) x
+      WHERE l.key_id = x.key_id AND l.window_start = x.lease_window_start AND l.instance_id = x.lease_instance
+      RETURNING l.key_id, l.window_start, l.instance_id
+    ),
     touched AS (
       SELECT request_id, key_id, team_id, tags, model, status, started_at, budget_window_start, window_end, reserved_cost, billed_cost,
         prompt_tokens, completion_tokens, reserved_tokens
       FROM finalized
       UNION ALL
-      SELECT i.request_id, i.key_id, i.team_id, i.tags, i.model, i.status, i.started_at, i.budget_window_start, p.window_end, i.reserved_cost,
-        i.billed_cost, i.prompt_tokens, i.completion_tokens, i.reserved_tokens
+      SELECT i.request_id, i.key_id, i.team_id, i.tags, i.model, i.status, i.started_at, i.budget_window_start, p.window_end,
+        CASE WHEN ls.key_id IS NULL THEN i.reserved_cost ELSE p.lease_cost END,
+        i.billed_cost, i.prompt_tokens, i.completion_tokens,
+        CASE WHEN ls.key_id IS NULL THEN i.reserved_tokens ELSE p.lease_tokens END
       FROM inserted i JOIN placed p ON p.key_id = i.key_id AND p.request_id = i.request_id
+      LEFT JOIN lease_spent ls ON ls.key_id = p.key_id AND ls.window_start = p.lease_window_start AND ls.instance_id = p.lease_instance
     ),
     ${finalEffects(sql`touched`)},
     over AS (SELECT key_id, request_id, budget_window_start FROM inserted WHERE over_limit)

@@ -162,7 +162,8 @@ export async function rollupDifferences(ex: Executor, from: Date, to: Date): Pro
 
 /**
  * Budget windows starting in [from, to) whose counters differ from their rows: spent = billed cost
- * and tokens of final rows, reserved = the reservations of rows still pending. A window is checked
+ * and tokens of final rows, reserved = the reservations of rows still pending and the instances'
+ * budget leases. A window is checked
  * whole (all its rows), so a month's tie-out checks the month's windows, and a day's its daily ones.
  */
 export async function windowDifferences(ex: Executor, from: Date, to: Date): Promise<{ checked: number; differences: WindowDifference[] }> {
@@ -181,12 +182,19 @@ export async function windowDifferences(ex: Executor, from: Date, to: Date): Pro
         AND e.started_at >= w.window_start AND e.started_at < w.window_end
       GROUP BY 1, 2
     ),
+    -- Budget held in instances' leases (usage/leases.ts) is reserved too.
+    l AS (
+      SELECT l.key_id, l.window_start, sum(l.cost) AS cost, sum(l.tokens) AS tokens
+      FROM budget_leases l JOIN w ON w.key_id = l.key_id AND w.window_start = l.window_start
+      GROUP BY 1, 2
+    ),
     c AS (
       SELECT w.key_id, w.window_start, w.window_end, w.spent_cost AS w_spent_cost, w.reserved_cost AS w_reserved_cost,
         w.spent_tokens AS w_spent_tokens, w.reserved_tokens AS w_reserved_tokens,
-        coalesce(e.spent_cost, 0) AS e_spent_cost, coalesce(e.reserved_cost, 0) AS e_reserved_cost,
-        coalesce(e.spent_tokens, 0) AS e_spent_tokens, coalesce(e.reserved_tokens, 0) AS e_reserved_tokens
+        coalesce(e.spent_cost, 0) AS e_spent_cost, coalesce(e.reserved_cost, 0) + coalesce(l.cost, 0) AS e_reserved_cost,
+        coalesce(e.spent_tokens, 0) AS e_spent_tokens, coalesce(e.reserved_tokens, 0) + coalesce(l.tokens, 0) AS e_reserved_tokens
       FROM w LEFT JOIN e ON e.key_id = w.key_id AND e.budget_window_start = w.window_start
+        LEFT JOIN l ON l.key_id = w.key_id AND l.window_start = w.window_start
     )
     SELECT c.key_id, ${epochMs(sql`c.window_start`)} AS start_ms, ${epochMs(sql`c.window_end`)} AS end_ms,
       c.w_spent_cost::text AS w_spent_cost, c.w_reserved_cost::text AS w_reserved_cost, c.w_spent_tokens::text AS w_spent_tokens,

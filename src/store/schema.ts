@@ -131,6 +131,26 @@ export const budgetWindows = pgTable(
   (table) => [primaryKey({ columns: [table.keyId, table.windowStart] })],
 );
 
+/**
+ * Budget held by one gateway instance for a key's window (TOLLGATE_LEASE_MS): counted in the
+ * window's `reserved` like any reservation, spent down by the instance's final rows, and returned
+ * when it goes idle, stops, or stops beating (its leases are then released by the others).
+ */
+export const budgetLeases = pgTable(
+  'budget_leases',
+  {
+    keyId: text('key_id')
+      .notNull()
+      .references(() => apiKeys.id),
+    windowStart: instant('window_start').notNull(),
+    instanceId: text('instance_id').notNull(),
+    cost: money('cost').notNull().default(sql`0`),
+    tokens: bigint('tokens', { mode: 'number' }).notNull().default(0),
+    grantedAt: instant('granted_at').notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.keyId, table.windowStart, table.instanceId] })],
+);
+
 /** Cost centers: keys belong to at most one; each ledger row records the team it was billed under. */
 export const teams = pgTable(
   'teams',

@@ -1,5 +1,6 @@
-import { describeError, heartbeat, type InstanceInfo, type Store } from '../store';
+import { databaseNow, describeError, heartbeat, type InstanceInfo, type Store } from '../store';
 import { liveInstances } from '../store/instances';
+import { releaseLeases } from '../store/leases';
 import { type Sweeper, startInterval, sweep } from './sweeper';
 
 export interface LivenessOptions {
@@ -18,6 +19,11 @@ export interface LivenessOptions {
    * yet (see below) it answers that all of them do.
    */
   afterBeat?: (alive: (instanceIds: string[]) => Promise<Set<string>>) => Promise<void>;
+  /**
+   * The heartbeat resumed after a gap long enough for this instance to have been judged gone:
+   * the others may have released its budget leases (usage/leases.ts forgets them).
+   */
+  onResumed?: () => Promise<void>;
   /** Monotonic milliseconds (default performance.now). */
   clock?: () => number;
 }
@@ -47,6 +53,7 @@ export function startLiveness(options: LivenessOptions): Sweeper {
           `tollgate: heartbeat resumed after ${sincePreviousMs === null ? 'a deregistration' : `${Math.round(sincePreviousMs)} ms`}`,
         );
         steadySince = clock();
+        await options.onResumed?.();
       }
       const judging = clock() - steadySince >= options.ownerSilentMs;
       const swept = await sweep(options.store, {
@@ -55,6 +62,11 @@ export function startLiveness(options: LivenessOptions): Sweeper {
         pruneRateWindows: false,
       });
       if (swept > 0) options.log(`tollgate: swept ${swept} request(s) of stopped instances as incomplete`);
+      if (judging) {
+        const since = new Date((await databaseNow(options.store)).getTime() - options.ownerSilentMs);
+        const released = await releaseLeases(options.store, { silentSince: since });
+        if (released > 0) options.log(`tollgate: released ${released} budget lease(s) of stopped instances`);
+      }
       await options.afterBeat?.(async (ids) => (judging ? liveInstances(options.store, ids, options.ownerSilentMs) : new Set(ids)));
     },
     options.heartbeatMs,
