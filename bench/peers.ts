@@ -274,6 +274,17 @@ async function main() {
       await pg.stop();
       await database.drop();
     });
+    // The same with budget leases (README: "Budget leases"): admissions without a round trip.
+    const leasedDatabase = await createPostgresDatabase();
+    const leased = await tollgate('tollgate, Postgres, leases', upstreamUrl, {
+      DATABASE_URL: leasedDatabase.url,
+      TOLLGATE_LEASE_MS: '1000',
+    });
+    targets.push(leased.target);
+    stops.push(async () => {
+      await leased.stop();
+      await leasedDatabase.drop();
+    });
     if (BEFORE) {
       const earlier = await createPostgresDatabase();
       const before = await tollgate('tollgate@before, Postgres', upstreamUrl, { DATABASE_URL: earlier.url }, join(BEFORE, 'dist/node.js'));
