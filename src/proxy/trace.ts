@@ -32,9 +32,18 @@ function validTraceparent(text: string): boolean {
 
 const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
 
+// Random bytes are drawn 4 KiB at a time: one getRandomValues call per request and id was a
+// measurable share of the gateway's CPU under load (a syscall-backed fill each time).
+const POOL = new Uint8Array(4096);
+let used = POOL.length;
+
 function randomHex(bytes: number): string {
-  const random = crypto.getRandomValues(new Uint8Array(bytes));
+  if (used + bytes > POOL.length) {
+    crypto.getRandomValues(POOL);
+    used = 0;
+  }
   let text = '';
-  for (const byte of random) text += HEX[byte];
+  for (let index = used; index < used + bytes; index++) text += HEX[POOL[index]!];
+  used += bytes;
   return text;
 }
