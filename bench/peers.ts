@@ -262,6 +262,19 @@ async function main() {
       countsPostgres: false,
     },
   ];
+  const bareProxyPort = await freePort();
+  const bareProxy = await spawnGroup(
+    process.execPath,
+    ['--import', 'tsx', 'bench/lib/bare-proxy.ts', String(bareProxyPort), upstreamUrl],
+    /bare proxy on/,
+  );
+  targets.push({
+    name: 'bare Node proxy (the hop alone)',
+    url: `http://127.0.0.1:${bareProxyPort}/v1`,
+    headers: {},
+    pgid: bareProxy.pid!,
+    countsPostgres: false,
+  });
   const stops: (() => Promise<void>)[] = [];
   const pglite = await tollgate('tollgate, PGlite', upstreamUrl, {});
   targets.push(pglite.target);
@@ -394,7 +407,7 @@ async function main() {
     );
   }
   for (const stop of stops) await stop();
-  for (const child of [upstream, portkey]) {
+  for (const child of [upstream, portkey, bareProxy]) {
     try {
       process.kill(-child.pid!, 'SIGTERM');
     } catch {}
