@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import { decideGrant, type LeaseAsk, type LeasedWindow } from '../budget/lease';
 import type { Price } from '../pricing';
 import type { Executor, Store } from './db';
 import { epochMs, windowBounds } from './windows';
@@ -16,29 +17,6 @@ export interface LeasedKey {
   allowedModels: readonly string[] | null;
   /** Rate limits are counted per request in the database: a key with either is not leased. */
   rateLimited: boolean;
-}
-
-/** The key's budget window as the grant left it (after adding the grant). */
-export interface LeasedWindow {
-  windowStart: Date;
-  windowEnd: Date;
-  softThresholdPct: number | null;
-  limitCost: bigint | null;
-  limitTokens: number | null;
-  spentCost: bigint;
-  reservedCost: bigint;
-  spentTokens: number;
-  reservedTokens: number;
-}
-
-/** What the caller asks of a grant, once it has seen the price and the window. */
-export interface LeaseAsk {
-  /** The grant is refused (nothing taken) unless at least this much fits under the limit. */
-  minCost: bigint;
-  minTokens: number;
-  /** As much as this is taken, never more than half of what is left above `min`. */
-  wantCost: bigint;
-  wantTokens: number;
 }
 
 export type LeaseGrant =
@@ -174,28 +152,6 @@ export async function grantLease(
     }
     return { found: true, key, price, priceUntilMs, window, granted };
   });
-}
-
-/**
- * The grant under a window's limits: null when `min` does not fit; else `want`, but at most half
- * of what is left above `min`, so one instance does not take the last of a budget that others
- * share (it takes it in halves, each grant a round trip, as the window runs low).
- */
-export function decideGrant(window: LeasedWindow, ask: LeaseAsk): { cost: bigint; tokens: number } | null {
-  let cost = [ask.wantCost, ask.minCost].reduce((a, b) => (a > b ? a : b));
-  let tokens = Math.max(ask.wantTokens, ask.minTokens);
-  if (window.limitCost !== null) {
-    const left = window.limitCost - window.spentCost - window.reservedCost;
-    if (ask.minCost > left) return null;
-    const share = ask.minCost + (left - ask.minCost) / 2n;
-    if (cost > share) cost = share;
-  }
-  if (window.limitTokens !== null) {
-    const left = window.limitTokens - window.spentTokens - window.reservedTokens;
-    if (ask.minTokens > left) return null;
-    tokens = Math.min(tokens, ask.minTokens + Math.floor((left - ask.minTokens) / 2));
-  }
-  return { cost, tokens };
 }
 
 /** Gives back up to `cost` and `tokens` of this instance's lease on a window (what it holds unused). */

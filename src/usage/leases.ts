@@ -1,3 +1,4 @@
+import type { LeasedWindow } from '../budget/lease';
 import { reservationFor } from '../budget/reservation';
 import { LedgerUnavailableError } from '../ledger/errors';
 import type { Admission, AdmitResult, BudgetState, RateResult, Rejection, RowKey, Settlement } from '../ledger/types';
@@ -5,7 +6,7 @@ import type { Money, Price } from '../pricing';
 import { DeadlineError, describeError, type Store } from '../store';
 import { PriceMissingError } from '../store/admission';
 import { isUnavailable, mayHaveCommitted, withDeadline } from '../store/errors';
-import { grantLease, type LeasedKey, type LeasedWindow, releaseLeases, returnLease } from '../store/leases';
+import { grantLease, type LeasedKey, releaseLeases, returnLease } from '../store/leases';
 import type { EpochLedger } from './fail-open';
 
 export interface LeaseOptions {
