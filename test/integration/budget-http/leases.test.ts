@@ -43,7 +43,9 @@ describe.runIf(postgresAvailable)('budget leases on two instances sharing one Po
     return parseUsd(((await estimate.json()) as { cost: { total: string } }).cost.total);
   }
   const leasesOf = async (keyId: string) =>
-    store.rows<{ instance_id: string; cost: string }>(sql`SELECT instance_id, cost::text AS cost FROM budget_leases WHERE key_id = ${keyId}`);
+    store.rows<{ instance_id: string; cost: string }>(
+      sql`SELECT instance_id, cost::text AS cost FROM budget_leases WHERE key_id = ${keyId}`,
+    );
 
   test('a budget for exactly 20: bursts on both never pass it; in all exactly 20 are served, each with one ok row, and nothing stays reserved', async () => {
     const { id, key } = await admin().createKey('leased');
@@ -63,7 +65,9 @@ describe.runIf(postgresAvailable)('budget leases on two instances sharing one Po
     })();
 
     const burst = async (count: number) =>
-      Promise.all(Array.from({ length: count }, (_, i) => chat(gateways[i % 2]!.url, key, { maxTokens: 5 }).then((answer) => answer.status)));
+      Promise.all(
+        Array.from({ length: count }, (_, i) => chat(gateways[i % 2]!.url, key, { maxTokens: 5 }).then((answer) => answer.status)),
+      );
     const statuses = await burst(100);
     expect(statuses.every((status) => status === 200 || status === 429)).toBe(true);
     let served = statuses.filter((status) => status === 200).length;
