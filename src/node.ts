@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { serve } from '@hono/node-server';
 import { alertsFor } from './alerts';
 import { createApp } from './app';
 import { ActiveProbes, checkServedContext, ReplicaPool } from './backends';
@@ -9,6 +8,7 @@ import { buildDeps, nodeLedger } from './gateway';
 import { Instruments } from './metrics';
 import { guardDriverFaults } from './runtime/driver-faults';
 import { nodeRequestIO } from './runtime/node-request';
+import { listen } from './runtime/node-server';
 import { nodeSettings } from './runtime/node-settings';
 import { nodeUpstreamClient } from './runtime/node-upstream';
 import { Readiness } from './runtime/readiness';
@@ -121,11 +121,10 @@ async function main(): Promise<void> {
 
   const port = Number(env.PORT ?? 8787);
   const host = env.HOST ?? '127.0.0.1';
-  const server = serve({ fetch: app.fetch, port, hostname: host }, (info) => {
-    log(
-      `tollgate: listening on http://${host}:${info.port} (pid ${process.pid}, database: ${store.kind}, models: ${Object.keys(config.models).join(', ')})`,
-    );
-  });
+  const server = await listen(app.fetch, { port, hostname: host });
+  log(
+    `tollgate: listening on http://${host}:${server.port} (pid ${process.pid}, database: ${store.kind}, models: ${Object.keys(config.models).join(', ')})`,
+  );
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -135,7 +134,7 @@ async function main(): Promise<void> {
     log(`tollgate: ${signal}: draining requests and the ledger`);
     // Unready first, still serving, so a load balancer stops sending before the listener goes.
     if (settings.drainDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, settings.drainDelayMs));
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server.close();
     probes.stop();
     await liveness.stop();
     await maintainer.stop();

@@ -1,5 +1,5 @@
 import { mkdtempSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, get, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,18 @@ export async function waitFor<T>(
     if (Date.now() > until) throw new Error(`waited ${capMs} ms for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/**
+ * The status of a gateway's /healthz over a new connection, closed after: whether the process
+ * answers, told apart from what became of the connections a pool kept from earlier requests.
+ */
+export function healthz(gatewayUrl: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    get(`${gatewayUrl}/healthz`, { agent: false }, (response) => {
+      response.resume().on('end', () => resolve(response.statusCode!));
+    }).on('error', reject);
+  });
 }
 
 /** A Postgres database of its own with a TCP relay in front (up), and a direct store on it for checks. */

@@ -6,6 +6,7 @@ import { type GatewayProcess, startGatewayProcess } from '../../support/gateway'
 import {
   adminOf,
   chat,
+  healthz,
   ledgerRows,
   pendingCount,
   processConfig,
@@ -77,7 +78,7 @@ describe.runIf(postgresAvailable)('socket resets under load', () => {
       database.relay.reset();
       database.relay.resume();
       expect(gateway.child.exitCode, gateway.output()).toBeNull();
-      expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200);
+      expect(await healthz(gateway.url)).toBe(200);
     }
     // And as a database restart does: every backend of the gateway terminated under it, twice.
     for (let round = 0; round < 2; round++) {
