@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { createApp } from '../../src/app';
 import { type Config, defaultConfigInput, parseConfig } from '../../src/config';
 import { buildDeps, nodeLedger } from '../../src/gateway';
 import { nodeRequestIO } from '../../src/runtime/node-request';
+import { KEEP_ALIVE_TIMEOUT_MS } from '../../src/runtime/node-server';
 import { nodeUpstreamClient } from '../../src/runtime/node-upstream';
 import type { Store } from '../../src/store/db';
 import type { FailOpenLedger } from '../../src/usage';
@@ -61,7 +62,10 @@ export async function startTestGateway(opts: { store: Store; config: Config; now
   });
   const app = createApp(deps);
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+    // `npm start`'s keep-alive timing: a pooled connection idle for a few seconds is still open when reused.
+    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1', serverOptions: { keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS } }, () =>
+      resolve(s),
+    );
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const admin = (method: string, path: string, body?: unknown) =>
@@ -102,6 +106,12 @@ export interface GatewayProcess {
   kill(): Promise<void>;
 }
 
+/** The Node flags of package.json's start script (source maps, heap sizing), so what runs here is what `npm start` runs. */
+function startFlags(): string[] {
+  const { scripts } = JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')) as { scripts: { start: string } };
+  return scripts.start.split(/\s+/).filter((word) => word.startsWith('--'));
+}
+
 /**
  * The built server as `npm start` and a service manager run it (`node dist/node.js`; the vitest
  * globalSetup builds dist/ once per run), on a temporary PGlite folder unless env says otherwise,
@@ -129,7 +139,7 @@ export async function startGatewayProcess(
   const server = opts.server ?? join(process.cwd(), 'dist/node.js');
   if (!existsSync(server)) throw new Error('dist/node.js is missing: run `npm run build` (vitest builds it in its globalSetup)');
   // Its own process group, so bench/overhead.ts can add up the CPU of everything it runs.
-  const child = spawn(process.execPath, ['--enable-source-maps', server], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(process.execPath, [...startFlags(), server], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const killServer = () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };
