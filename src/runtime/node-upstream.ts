@@ -10,7 +10,12 @@ import { readAll } from './read-all';
  * built only when a relay asks for it (SSE). Workers keep the platform's fetch.
  */
 export function nodeUpstreamClient(maxSockets = 256): UpstreamClient {
-  const agents = { http: new HttpAgent({ keepAlive: true, maxSockets }), https: new HttpsAgent({ keepAlive: true, maxSockets }) };
+  // A pooled connection idle this long is closed by us: before the backend's own idle timeout
+  // (vLLM's uvicorn closes after 5 s), so a request is never sent on a connection it is closing.
+  // Without a timeout here, node:http also ignores the backend's `Keep-Alive: timeout` hint. An
+  // idle socket only: a request in flight is never cut by it.
+  const pool = { keepAlive: true, maxSockets, timeout: IDLE_CONNECTION_MS };
+  const agents = { http: new HttpAgent(pool), https: new HttpsAgent(pool) };
   return {
     post: (target, init) =>
       new Promise<UpstreamReply>((resolve, reject) => {
@@ -45,6 +50,8 @@ function abortWith(signal: AbortSignal, req: ClientRequest): void {
   signal.addEventListener('abort', onAbort, { once: true });
   req.once('close', () => signal.removeEventListener('abort', onAbort));
 }
+
+const IDLE_CONNECTION_MS = 4_000;
 
 /** A reply over a node:http answer, building the costly web stream only when asked for. */
 class NodeUpstreamReply implements UpstreamReply {
