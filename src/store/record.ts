@@ -1,7 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm';
 import type { RecordOutcome, Rejection, Settlement } from '../ledger/types';
 import { monthOf } from './admission';
-import type { Executor } from './db';
+import { compile, type Executor } from './db';
 import { epochMs, windowBounds } from './windows';
 
 // The ledger's one write: final rows. A final row finalizes its request's pending row (releasing
@@ -193,22 +193,10 @@ interface OutcomeRow extends Record<string, unknown> {
   window_start_ms: number | null;
 }
 
-/**
- * Writes final rows, each once; run it in one transaction with anything else of the batch. A
- * rejection whose request already has a pending row (an admission that answered too late)
- * finalizes it at no cost and releases its reservation.
- */
-export async function recordFinalRows(
-  ex: Executor,
-  settlements: readonly Settlement[],
-  rejections: readonly Rejection[],
-  options: { durable?: boolean } = {},
-): Promise<RecordOutcome> {
-  const input = [...settlements.map(settlementInput), ...rejections.map(rejectionInput)];
-  if (input.length === 0) return { overLimit: [], idTaken: [] };
-  const rows = await ex.rows<OutcomeRow>(sql`
+// Built once (compile): only the batch (one JSON array) and the commit mode change per call.
+const RECORD = compile<{ input: string; synchronousCommit: 'on' | 'off' }>(sql`
     WITH input AS (
-      SELECT * FROM jsonb_to_recordset(${JSON.stringify(input)}::jsonb) AS s(
+      SELECT * FROM jsonb_to_recordset(${sql.placeholder('input')}::jsonb) AS s(
         request_id text, key_id text, started_at timestamptz, started_month date, status text, prompt_tokens bigint,
         completion_tokens bigint, usage_source text, usage_note text, completion_tokens_estimated bigint, billed_cost bigint,
         latency_ms int, ttft_ms int, error_code text, finished_at timestamptz, whole boolean, tags jsonb, instance_id text,
@@ -306,7 +294,25 @@ export async function recordFinalRows(
       o.request_id IS NOT NULL AS over_limit, ${epochMs(sql.raw('o.budget_window_start'))} AS window_start_ms
     FROM input s LEFT JOIN over o ON o.key_id = s.key_id AND o.request_id = s.request_id
     -- set_config(…, true) lasts for this statement's own transaction (see LedgerOptions.durableWrites).
-    CROSS JOIN (SELECT set_config('synchronous_commit', ${options.durable === false ? 'off' : 'on'}, true)) AS commit_mode`);
+    CROSS JOIN (SELECT set_config('synchronous_commit', ${sql.placeholder('synchronousCommit')}, true)) AS commit_mode`);
+
+/**
+ * Writes final rows, each once; run it in one transaction with anything else of the batch. A
+ * rejection whose request already has a pending row (an admission that answered too late)
+ * finalizes it at no cost and releases its reservation.
+ */
+export async function recordFinalRows(
+  ex: Executor,
+  settlements: readonly Settlement[],
+  rejections: readonly Rejection[],
+  options: { durable?: boolean } = {},
+): Promise<RecordOutcome> {
+  const input = [...settlements.map(settlementInput), ...rejections.map(rejectionInput)];
+  if (input.length === 0) return { overLimit: [], idTaken: [] };
+  const rows = await ex.query<OutcomeRow>(
+    RECORD.text,
+    RECORD.params({ input: JSON.stringify(input), synchronousCommit: options.durable === false ? 'off' : 'on' }),
+  );
   const over = rows.filter((row) => row.over_limit);
   return {
     overLimit: over.map((row) => ({ requestId: row.request_id, keyId: row.key_id, windowStart: new Date(Number(row.window_start_ms)) })),
