@@ -144,6 +144,6 @@ async function keptReply(exchange: UpstreamExchange): Promise<UpstreamReply> {
     status: reply.status,
     header: (name) => (name.toLowerCase() === 'retry-after' ? retryAfter : null),
     text: async () => text,
-    stream: () => null,
+    reader: () => null,
   };
 }

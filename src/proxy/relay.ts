@@ -126,7 +126,7 @@ export function relayStream(exchange: Exchange, upstream: UpstreamExchange, clie
   const encoder = new TextEncoder();
   const splitter = new SseSplitter();
   const generated = new GeneratedText();
-  const source = upstream.reply.stream()!.getReader();
+  const source = upstream.reply.reader()!;
   let reported: ReportedUsage | null = null;
   let ttftMs: number | null = null;
   let finished = false;

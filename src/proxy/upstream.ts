@@ -5,8 +5,18 @@ export interface UpstreamReply {
   readonly status: number;
   header(name: string): string | null;
   text(): Promise<string>;
-  /** The body as a byte stream (SSE); null when there is none. */
-  stream(): ReadableStream<Uint8Array> | null;
+  /** The body as it arrives (SSE), read once; null when there is none. */
+  reader(): ByteReader | null;
+}
+
+/**
+ * Reads a body chunk by chunk: a web stream's reader fits it, and so does a node:http answer
+ * read directly (runtime/node-upstream.ts), which costs less than turning it into a web stream.
+ */
+export interface ByteReader {
+  read(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  /** Stops reading and lets the connection go. */
+  cancel(): Promise<unknown>;
 }
 
 /**
@@ -26,7 +36,7 @@ export function fetchUpstream(fetchFn: typeof fetch = (input, init) => fetch(inp
         status: response.status,
         header: (name) => response.headers.get(name),
         text: () => response.text(),
-        stream: () => response.body,
+        reader: () => response.body?.getReader() ?? null,
       };
     },
   };

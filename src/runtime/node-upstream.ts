@@ -1,13 +1,12 @@
 import { type ClientRequest, Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { Readable } from 'node:stream';
-import type { UpstreamClient, UpstreamReply } from '../proxy/upstream';
+import type { ByteReader, UpstreamClient, UpstreamReply } from '../proxy/upstream';
 import { readAll } from './read-all';
 
 /**
  * The upstream client on Node: plain node:http with keep-alive pools, which costs less per
- * request than undici's fetch. A JSON answer is read straight off the socket; the web stream is
- * built only when a relay asks for it (SSE). Workers keep the platform's fetch.
+ * request than undici's fetch. A JSON answer is read straight off the socket, and an SSE one chunk
+ * by chunk off the answer itself, with no web stream in between. Workers keep the platform's fetch.
  */
 export function nodeUpstreamClient(maxSockets = 256): UpstreamClient {
   // A pooled connection idle this long is closed by us: before the backend's own idle timeout
@@ -53,7 +52,7 @@ function abortWith(signal: AbortSignal, req: ClientRequest): void {
 
 const IDLE_CONNECTION_MS = 4_000;
 
-/** A reply over a node:http answer, building the costly web stream only when asked for. */
+/** A reply over a node:http answer. */
 class NodeUpstreamReply implements UpstreamReply {
   readonly status: number;
   readonly #res: IncomingMessage;
@@ -69,10 +68,21 @@ class NodeUpstreamReply implements UpstreamReply {
     return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
   }
 
-  stream(): ReadableStream<Uint8Array> | null {
+  reader(): ByteReader | null {
     if (this.status === 204 || this.status === 304) return null;
     this.#take();
-    return Readable.toWeb(this.#res) as ReadableStream<Uint8Array>;
+    // The answer's own async iterator: a read rejects once the request is aborted or the
+    // connection breaks, as a web stream's would, without building one per request.
+    const chunks = this.#res[Symbol.asyncIterator]() as AsyncIterator<Buffer, undefined>;
+    return {
+      read: async () => {
+        const next = await chunks.next();
+        return next.done ? { done: true, value: undefined } : { done: false, value: next.value };
+      },
+      cancel: async () => {
+        await chunks.return?.();
+      },
+    };
   }
 
   async text(): Promise<string> {
