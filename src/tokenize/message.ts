@@ -91,7 +91,32 @@ export async function countJsonCached(counter: Counter, value: unknown, param: s
 }
 
 function messageKey(counter: Counter, rules: ChatRules, layout: JsonLayout, message: unknown): string | undefined {
-  return serialised(`${counter.encoding}\u0001${rules.tokensPerMessage},${rules.tokensPerName},${layout}\u0001`, message);
+  const prefix = `${counter.encoding}\u0001${rules.tokensPerMessage},${rules.tokensPerName},${layout}`;
+  return plainKey(prefix, message) ?? serialised(`${prefix}\u0001`, message);
+}
+
+/**
+ * The key of the common message, `{ role, content }` (and `name`) with string values, without
+ * serialising it: JSON.stringify of a long system prompt, on every request, cost about 8% of the
+ * gateway's CPU on 30 KB bodies. Lengths keep the parts apart; \u0003 keeps these keys apart from
+ * serialised ones (which go on with \u0001 and a '{'). Anything else: undefined.
+ */
+function plainKey(prefix: string, message: unknown): string | undefined {
+  if (typeof message !== 'object' || message === null || Array.isArray(message)) return undefined;
+  let role: unknown;
+  let content: unknown;
+  let name: unknown;
+  for (const field in message) {
+    const value = (message as Record<string, unknown>)[field];
+    if (field === 'role') role = value;
+    else if (field === 'content') content = value;
+    else if (field === 'name') name = value;
+    else return undefined;
+  }
+  if (typeof role !== 'string' || typeof content !== 'string' || (name !== undefined && typeof name !== 'string')) return undefined;
+  if (content.length + 2 >= MAX_KEY_CHARS) return undefined;
+  // An absent name counts differently from an empty one: '-' is not a length.
+  return `${prefix}\u0003${role.length}:${role}${name === undefined ? '-' : `${name.length}:${name}`}${content}`;
 }
 
 /**
