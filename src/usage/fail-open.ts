@@ -1,14 +1,12 @@
 import { LedgerUnavailableError } from '../ledger/errors';
-import type { Admission, AdmitResult, Ledger, RateResult, Rejection, RowKey, Settlement } from '../ledger/types';
+import type { Admission, AdmitResult, Settlement } from '../ledger/types';
 import { formatUsd } from '../pricing';
 import { FailOpenAllowance } from './fail-open-allowance';
 import type { FailOpenJournal } from './journal';
 import type { Commit } from './ledger';
+import { type EpochLedger, PassThroughLedger } from './pass-through';
 
-/** What the decorator needs of the ledger it wraps: its commit count, to order rows written against admissions. */
-export interface EpochLedger extends Ledger {
-  readonly epoch: number;
-}
+export type { EpochLedger } from './pass-through';
 
 /**
  * Fail-open as one decorator around the ledger (installed by the Node entry only). While the
@@ -22,8 +20,7 @@ export interface EpochLedger extends Ledger {
  * const inner = createLedger(store, { onCommit: (commit) => failOpen.committed(commit) });
  * const failOpen = new FailOpenLedger(inner, { log });
  */
-export class FailOpenLedger implements Ledger {
-  readonly #inner: EpochLedger;
+export class FailOpenLedger extends PassThroughLedger {
   readonly #log: (line: string) => void;
   readonly #journal: FailOpenJournal | null;
   readonly #allowance = new FailOpenAllowance();
@@ -32,7 +29,7 @@ export class FailOpenLedger implements Ledger {
   #admitted = 0;
 
   constructor(inner: EpochLedger, options: { log?: (line: string) => void; journal?: FailOpenJournal | null } = {}) {
-    this.#inner = inner;
+    super(inner);
     this.#log = options.log ?? ((line) => console.error(line));
     this.#journal = options.journal ?? null;
   }
@@ -42,14 +39,10 @@ export class FailOpenLedger implements Ledger {
     return this.#admitted;
   }
 
-  get waiting(): number {
-    return this.#inner.waiting;
-  }
-
-  async admit(admission: Admission): Promise<AdmitResult> {
-    const epoch = this.#inner.epoch;
+  override async admit(admission: Admission): Promise<AdmitResult> {
+    const epoch = this.inner.epoch;
     try {
-      const result = await this.#inner.admit(admission);
+      const result = await this.inner.admit(admission);
       this.#allowance.observe(admission, result, epoch);
       return result;
     } catch (error) {
@@ -84,7 +77,7 @@ export class FailOpenLedger implements Ledger {
     }
   }
 
-  settle(settlement: Settlement): void {
+  override settle(settlement: Settlement): void {
     const admission = this.#unsettled.get(idOf(settlement));
     if (admission) {
       this.#unsettled.delete(idOf(settlement));
@@ -96,24 +89,12 @@ export class FailOpenLedger implements Ledger {
         ?.settled(settlement)
         .catch((error: unknown) => this.#log(`tollgate: could not journal the settlement of ${settlement.requestId}: ${String(error)}`));
     }
-    this.#inner.settle(settlement);
+    this.inner.settle(settlement);
   }
 
   /** Final rows recovered from a journal (this instance's predecessors'): written like any other, at most once. */
   replay(settlements: readonly Settlement[]): void {
-    for (const settlement of settlements) this.#inner.settle(settlement);
-  }
-
-  reject(rejection: Rejection): void {
-    this.#inner.reject(rejection);
-  }
-
-  meterRate(key: RowKey): Promise<RateResult> {
-    return this.#inner.meterRate(key);
-  }
-
-  flush(timeoutMs?: number): Promise<void> {
-    return this.#inner.flush(timeoutMs);
+    for (const settlement of settlements) this.inner.settle(settlement);
   }
 
   /** The inner ledger committed a batch (wire it as its `onCommit`): fail-open amounts in it are now in the database. */

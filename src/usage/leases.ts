@@ -1,13 +1,13 @@
 import type { LeasedWindow } from '../budget/lease';
 import { reservationFor } from '../budget/reservation';
 import { LedgerUnavailableError } from '../ledger/errors';
-import type { Admission, AdmitResult, BudgetState, RateResult, Rejection, RowKey, Settlement } from '../ledger/types';
+import type { Admission, AdmitResult, BudgetState, Settlement } from '../ledger/types';
 import type { Money, Price } from '../pricing';
 import { DeadlineError, describeError, type Store } from '../store';
 import { PriceMissingError } from '../store/admission';
 import { isUnavailable, mayHaveCommitted, withDeadline } from '../store/errors';
 import { grantLease, type LeasedKey, releaseLeases, returnLease } from '../store/leases';
-import type { EpochLedger } from './fail-open';
+import { type EpochLedger, PassThroughLedger } from './pass-through';
 
 export interface LeaseOptions {
   store: Store;
@@ -65,8 +65,7 @@ type Local = AdmitResult | 'stale' | 'short' | 'database';
  * Requests a lease cannot serve go to the inner ledger's admission: a client-chosen request id
  * (only the database knows the key's ids), a key with rpm/tpm limits, fail-open admissions.
  */
-export class LeasedLedger implements EpochLedger {
-  readonly #inner: EpochLedger;
+export class LeasedLedger extends PassThroughLedger {
   readonly #store: Store;
   readonly #instanceId: string;
   readonly #leaseMs: number;
@@ -84,7 +83,7 @@ export class LeasedLedger implements EpochLedger {
   #tidying: Promise<void> | null = null;
 
   constructor(inner: EpochLedger, options: LeaseOptions) {
-    this.#inner = inner;
+    super(inner);
     this.#store = options.store;
     this.#instanceId = options.instanceId;
     this.#leaseMs = options.leaseMs;
@@ -93,14 +92,6 @@ export class LeasedLedger implements EpochLedger {
     this.#clock = options.clock ?? (() => performance.now());
     this.#timer = setInterval(() => void this.tidy(), Math.max(10, Math.floor(this.#leaseMs / 2)));
     (this.#timer as { unref?: () => void }).unref?.();
-  }
-
-  get epoch(): number {
-    return this.#inner.epoch;
-  }
-
-  get waiting(): number {
-    return this.#inner.waiting;
   }
 
   /** Budget this instance holds in leases and has not reserved for a request (a metric, and for tests). */
@@ -115,13 +106,13 @@ export class LeasedLedger implements EpochLedger {
     return { cost, tokens };
   }
 
-  async admit(a: Admission): Promise<AdmitResult> {
-    if (a.clientRequestId) return this.#inner.admit(a);
+  override async admit(a: Admission): Promise<AdmitResult> {
+    if (a.clientRequestId) return this.inner.admit(a);
     let grants = 0;
     for (;;) {
       const lease = this.#leases.get(a.keyId);
       const local = lease ? this.#admitLocally(lease, a) : 'stale';
-      if (local === 'database') return this.#inner.admit(a);
+      if (local === 'database') return this.inner.admit(a);
       if (local !== 'stale' && local !== 'short') return local;
       const busy = this.#busy.get(a.keyId);
       if (busy) {
@@ -130,7 +121,7 @@ export class LeasedLedger implements EpochLedger {
       }
       // Two grants for one request: another request took the first one's slice meanwhile. Then
       // this one goes to the database like an unleased one, rather than wait on others' demand.
-      if (grants++ === 2) return this.#inner.admit(a);
+      if (grants++ === 2) return this.inner.admit(a);
       const grant = this.#grant(a, lease);
       this.#busy.set(a.keyId, grant);
       try {
@@ -142,11 +133,11 @@ export class LeasedLedger implements EpochLedger {
     }
   }
 
-  settle(settlement: Settlement): void {
+  override settle(settlement: Settlement): void {
     const id = idOf(settlement);
     const admitted = this.#admitted.get(id);
     if (!admitted) {
-      this.#inner.settle(settlement);
+      this.inner.settle(settlement);
       return;
     }
     this.#admitted.delete(id);
@@ -154,7 +145,7 @@ export class LeasedLedger implements EpochLedger {
     lease.inFlightCost -= cost;
     lease.inFlightTokens -= tokens;
     if (!lease.window) {
-      this.#inner.settle(settlement);
+      this.inner.settle(settlement);
       return;
     }
     // Never more than was reserved (bill.ts never bills more; a lease must not go below zero).
@@ -162,7 +153,7 @@ export class LeasedLedger implements EpochLedger {
     const spentTokens = Math.min(settlement.promptTokens + settlement.completionTokens, tokens);
     lease.heldCost -= spentCost;
     lease.heldTokens -= spentTokens;
-    this.#inner.settle({
+    this.inner.settle({
       ...settlement,
       lease: {
         instanceId: this.#instanceId,
@@ -172,18 +163,6 @@ export class LeasedLedger implements EpochLedger {
         tokens: spentTokens,
       },
     });
-  }
-
-  reject(rejection: Rejection): void {
-    this.#inner.reject(rejection);
-  }
-
-  meterRate(key: RowKey): Promise<RateResult> {
-    return this.#inner.meterRate(key);
-  }
-
-  flush(timeoutMs?: number): Promise<void> {
-    return this.#inner.flush(timeoutMs);
   }
 
   /**
@@ -204,7 +183,7 @@ export class LeasedLedger implements EpochLedger {
   async close(timeoutMs = 10_000): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
-    await this.#inner.flush(timeoutMs);
+    await this.inner.flush(timeoutMs);
     this.#leases.clear();
     this.#retired.clear();
     await withDeadline(releaseLeases(this.#store, { instanceId: this.#instanceId }), this.#timeoutMs).catch((error: unknown) =>
