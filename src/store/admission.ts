@@ -12,6 +12,10 @@ import { epochMs, windowBounds } from './windows';
 
 export class PriceMissingError extends Error {
   override name = 'PriceMissingError';
+
+  constructor(model: string, at: Date) {
+    super(`no price for model "${model}" effective at ${at.toISOString()}; seed prices from config first`);
+  }
 }
 
 /** The UTC month of an instant, as the `started_month` partition key. */
@@ -218,7 +222,7 @@ export async function admitRequest(ex: Executor, a: Admission, options: AdmitOpt
   if (!row?.key_live) return { admitted: false, reason: 'key_revoked' };
   if (!row.key_permitted) return { admitted: false, reason: 'not_permitted' };
   if (row.price_id === null) {
-    throw new PriceMissingError(`no price for model "${a.routedModel}" effective at ${startedAt}; seed prices from config first`);
+    throw new PriceMissingError(a.routedModel, a.startedAt);
   }
   const price: Price = {
     id: row.price_id,

@@ -178,15 +178,15 @@ export async function returnLease(
 
 /**
  * Releases whole leases: of one instance (its clean stop, after its last final rows are written),
- * or of every instance silent since `silentSince` (it stopped beating: nothing it holds will be
+ * or of every instance silent for `silentMs` by the database's clock, or stopped (nothing it holds will be
  * written any more). Their amounts leave the windows' `reserved`. Answers how many were released.
  */
-export async function releaseLeases(ex: Executor, of: { instanceId: string } | { silentSince: Date }): Promise<number> {
+export async function releaseLeases(ex: Executor, of: { instanceId: string } | { silentMs: number }): Promise<number> {
   const which =
     'instanceId' in of
       ? sql`l.instance_id = ${of.instanceId}`
       : sql`NOT EXISTS (SELECT 1 FROM gateway_instances i
-              WHERE i.id = l.instance_id AND i.stopped_at IS NULL AND i.heartbeat_at >= ${of.silentSince.toISOString()}::timestamptz)`;
+              WHERE i.id = l.instance_id AND i.stopped_at IS NULL AND i.heartbeat_at >= now() - make_interval(secs => ${of.silentMs / 1000}::float8))`;
   const [row] = await ex.rows<{ released: number }>(sql`
     WITH gone AS (
       DELETE FROM budget_leases l WHERE ${which}

@@ -94,18 +94,6 @@ export class LeasedLedger extends PassThroughLedger {
     (this.#timer as { unref?: () => void }).unref?.();
   }
 
-  /** Budget this instance holds in leases and has not reserved for a request (a metric, and for tests). */
-  get unused(): { cost: Money; tokens: number } {
-    let cost = 0n;
-    let tokens = 0;
-    for (const lease of this.#all()) {
-      if (!lease.window) continue;
-      cost += lease.heldCost - lease.inFlightCost;
-      tokens += lease.heldTokens - lease.inFlightTokens;
-    }
-    return { cost, tokens };
-  }
-
   override async admit(a: Admission): Promise<AdmitResult> {
     if (a.clientRequestId) return this.inner.admit(a);
     let grants = 0;
@@ -270,10 +258,7 @@ export class LeasedLedger extends PassThroughLedger {
       this.#retire(a.keyId);
       return { admitted: false, reason: 'key_revoked' };
     }
-    if (!grant.price)
-      throw new PriceMissingError(
-        `no price for model "${a.routedModel}" effective at ${a.startedAt.toISOString()}; seed prices from config first`,
-      );
+    if (!grant.price) throw new PriceMissingError(a.routedModel, a.startedAt);
     const validUntil = this.#clock() + this.#leaseMs;
     const sameWindow = current !== undefined && sameWindowOf(current.window, grant.window);
     const lease: Lease = sameWindow

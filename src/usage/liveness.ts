@@ -1,4 +1,4 @@
-import { databaseNow, describeError, heartbeat, type InstanceInfo, type Store } from '../store';
+import { describeError, heartbeat, type InstanceInfo, type Store } from '../store';
 import { liveInstances } from '../store/instances';
 import { releaseLeases } from '../store/leases';
 import { type Sweeper, startInterval, sweep } from './sweeper';
@@ -63,8 +63,7 @@ export function startLiveness(options: LivenessOptions): Sweeper {
       });
       if (swept > 0) options.log(`tollgate: swept ${swept} request(s) of stopped instances as incomplete`);
       if (judging) {
-        const since = new Date((await databaseNow(options.store)).getTime() - options.ownerSilentMs);
-        const released = await releaseLeases(options.store, { silentSince: since });
+        const released = await releaseLeases(options.store, { silentMs: options.ownerSilentMs });
         if (released > 0) options.log(`tollgate: released ${released} budget lease(s) of stopped instances`);
       }
       await options.afterBeat?.(async (ids) => (judging ? liveInstances(options.store, ids, options.ownerSilentMs) : new Set(ids)));
