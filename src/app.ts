@@ -48,7 +48,7 @@ export function createApp(deps: Deps, options: AppOptions = {}): Hono<HonoEnv> {
 
   const metrics = deps.metrics;
   app.use(async function requestContext(c, next) {
-    const incoming = c.req.header('x-request-id');
+    const incoming = deps.io.header(c, 'x-request-id');
     const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : newRequestId();
     c.set('requestId', requestId);
     // The config in force when the request arrived, to its end (a reload swaps it for later ones).

@@ -5,6 +5,7 @@ import type { Config, ReloadReport } from './config';
 import type { Ledger } from './ledger';
 import type { MetricsEndpoint } from './metrics/endpoint';
 import type { Price } from './pricing';
+import type { Reply } from './proxy/relay';
 import type { UpstreamClient } from './proxy/upstream';
 import type { Store } from './store/db';
 import type { KeyOptions } from './store/schema';
@@ -26,14 +27,22 @@ export type Caller =
   | { kind: 'operator'; name: 'operator'; scopes: readonly string[] };
 
 /**
- * How a route reads its client request. The standard one uses the web Request; the Node entry
- * installs one that reads node:http directly (runtime/node-request.ts), which costs less.
+ * How a route reads its client request and writes a proxied answer. The standard one uses the web
+ * Request and Response; the Node entry installs one that reads and writes node:http directly
+ * (runtime/node-request.ts), which costs less.
  */
 export interface RequestIO {
+  /** A request header (names in lower case), undefined when absent. */
+  header(c: Context<HonoEnv>, name: string): string | undefined;
   /** The body as text, refused with 413 as soon as it grows past `maxBytes`. */
   bodyText(c: Context<HonoEnv>, maxBytes: number): Promise<string>;
   /** Aborted when the client goes away before the response is finished. */
   clientSignal(c: Context<HonoEnv>): AbortSignal;
+  /**
+   * Sends a proxied answer. The Response returned is what the app's middleware sees; on Node it
+   * only carries the status, the answer itself having gone straight to the connection.
+   */
+  respond(c: Context<HonoEnv>, reply: Reply): Response;
 }
 
 /** What the app needs from the world; the Node and Workers entries build it differently. */

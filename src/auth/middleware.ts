@@ -18,10 +18,10 @@ const unauthorized = () =>
  */
 export function requireScope(scope: Scope): MiddlewareHandler<HonoEnv> {
   return async function requireScopeMiddleware(c, next) {
-    const header = c.req.header('authorization') ?? '';
+    const deps = c.get('deps');
+    const header = deps.io.header(c, 'authorization') ?? '';
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match) throw unauthorized();
-    const deps = c.get('deps');
     const hash = sha256Hex(match[1]!);
     if (timingSafeEqual(hash, deps.adminTokenHash)) {
       // Every /v1 request is billed to a key, so the operator token does not proxy.

@@ -11,7 +11,7 @@ const DEFAULT_LIMIT = 64 * 1024;
  */
 export function limitBody(maxBytes: number): MiddlewareHandler<HonoEnv> {
   return async function limitBodyMiddleware(c, next) {
-    const declared = c.req.header('content-length');
+    const declared = c.get('deps').io.header(c, 'content-length');
     if (declared !== undefined && Number(declared) > maxBytes) throw tooLarge(maxBytes);
     c.set('bodyLimit', maxBytes);
     return next();

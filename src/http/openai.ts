@@ -49,7 +49,7 @@ export function keyCaller(c: Context<HonoEnv>): Extract<Caller, { kind: 'key' }>
 }
 
 export function contextPolicyOf(c: Context<HonoEnv>): ContextPolicy {
-  const header = c.req.header('x-tollgate-context-policy');
+  const header = c.get('deps').io.header(c, 'x-tollgate-context-policy');
   if (header !== undefined) {
     if (header !== 'route' && header !== 'reject') {
       throw badRequest(
@@ -127,7 +127,8 @@ async function proxy(c: Context<HonoEnv>, endpoint: Endpoint, gate: RateGate): P
   const started = deps.clock();
   const startedAt = deps.now();
   const request = await parseFor(c, endpoint, await readJson(c));
-  const trace = traceContext(c.req.header('traceparent'), c.req.header('tracestate'));
+  const header = (name: string) => deps.io.header(c, name);
+  const trace = traceContext(header('traceparent'), header('tracestate'));
   const meter = new Meter(
     deps.ledger,
     {
@@ -137,12 +138,12 @@ async function proxy(c: Context<HonoEnv>, endpoint: Endpoint, gate: RateGate): P
       requestedModel: request.model,
       stream: request.stream,
       startedAt,
-      tags: parseTags(c.req.header('x-tollgate-tags'), request.user, deps.config),
+      tags: parseTags(header('x-tollgate-tags'), request.user, deps.config),
       teamId: caller.teamId,
       instanceId: deps.instanceId,
       failOpen: caller.options.failOpen ? { budgeted: caller.hasBudget } : null,
       traceparent: trace.traceparent,
-      clientRequestId: c.req.header('x-request-id') === requestId,
+      clientRequestId: header('x-request-id') === requestId,
     },
     deps,
   );
@@ -177,7 +178,7 @@ async function proxy(c: Context<HonoEnv>, endpoint: Endpoint, gate: RateGate): P
   );
   const plan = admitted.plan;
 
-  const headers: Record<string, string> = { 'x-tollgate-prompt-tokens': String(plan.promptTokens) };
+  const headers: Record<string, string> = { 'x-request-id': requestId, 'x-tollgate-prompt-tokens': String(plan.promptTokens) };
   if (plan.routed) headers['x-tollgate-routed-model'] = plan.servedModel;
   if (admitted.budget?.remainingCost != null) headers['x-tollgate-budget-remaining'] = formatUsd(admitted.budget.remainingCost);
   if (admitted.failOpen) headers['x-tollgate-fail-open'] = '1';
@@ -216,14 +217,8 @@ async function proxy(c: Context<HonoEnv>, endpoint: Endpoint, gate: RateGate): P
     if (gone) return new Response(null, { status: 499 });
     throw error;
   }
-  if (upstream.reply.status < 200 || upstream.reply.status >= 300) {
-    const response = await relayUpstreamError(exchange, upstream);
-    // A backend that is busy says when to come back (a 429 or 503 no other replica could take).
-    const retryAfter = upstream.reply.header('retry-after');
-    if (retryAfter) response.headers.set('retry-after', retryAfter);
-    return response;
-  }
-  return request.stream ? relayStream(exchange, upstream, signal) : relayJson(exchange, upstream, signal);
+  if (upstream.reply.status < 200 || upstream.reply.status >= 300) return deps.io.respond(c, await relayUpstreamError(exchange, upstream));
+  return deps.io.respond(c, request.stream ? relayStream(exchange, upstream, signal) : await relayJson(exchange, upstream, signal));
 }
 
 export { ledgerUnavailable };

@@ -18,6 +18,22 @@ export interface Exchange {
   startedAt: number;
 }
 
+/**
+ * What the gateway answers a proxied request with, before it is written: the runtime's RequestIO
+ * writes it (a web Response, or straight onto node:http's response on Node).
+ */
+export type Reply =
+  | { status: number; headers: Record<string, string>; body: string }
+  | { status: number; headers: Record<string, string>; stream: TextStream };
+
+/** An SSE answer as text pieces, each sent as soon as it is ready. */
+export interface TextStream {
+  /** The next piece to send; null once the stream is over. Never rejects for a backend or client fault. */
+  next(): Promise<string | null>;
+  /** The client left before the end: stops the backend's stream and bills what was relayed. */
+  cancel(): Promise<void>;
+}
+
 /** The usage object a client sees: what it is billed, with the cost as a decimal USD string. */
 function usageView(charge: Charge, endpoint: ProxyRequest['endpoint'], reported: unknown) {
   return {
@@ -34,7 +50,7 @@ function usageView(charge: Charge, endpoint: ProxyRequest['endpoint'], reported:
  * shape pass untouched; vLLM's older flat shape and plain text are wrapped in it, so SDKs can
  * read them. The backend refused the request: nothing is billed.
  */
-export async function relayUpstreamError(exchange: Exchange, upstream: UpstreamExchange): Promise<Response> {
+export async function relayUpstreamError(exchange: Exchange, upstream: UpstreamExchange): Promise<Reply> {
   const status = upstream.reply.status;
   const text = await upstream.reply.text().catch(() => '');
   upstream.release();
@@ -45,9 +61,11 @@ export async function relayUpstreamError(exchange: Exchange, upstream: UpstreamE
     promptRead: false,
     errorCode: `upstream_${status}`,
   });
-  const headers = new Headers(exchange.headers);
-  headers.set('content-type', 'application/json');
-  return new Response(openAiErrorBody(status, text), { status, headers });
+  const headers: Record<string, string> = { ...exchange.headers, 'content-type': 'application/json' };
+  // A backend that is busy says when to come back (a 429 or 503 no other replica could take).
+  const retryAfter = upstream.reply.header('retry-after');
+  if (retryAfter) headers['retry-after'] = retryAfter;
+  return { status, headers, body: openAiErrorBody(status, text) };
 }
 
 export function openAiErrorBody(status: number, text: string): string {
@@ -71,7 +89,7 @@ export function openAiErrorBody(status: number, text: string): string {
  * the client left before the answer (a backend sends the head only when generation ends): the
  * work was done, so it is billed, as `client_disconnected`.
  */
-export async function relayJson(exchange: Exchange, upstream: UpstreamExchange, clientSignal: AbortSignal): Promise<Response> {
+export async function relayJson(exchange: Exchange, upstream: UpstreamExchange, clientSignal: AbortSignal): Promise<Reply> {
   let payload: unknown;
   let failed = false;
   try {
@@ -110,10 +128,11 @@ export async function relayJson(exchange: Exchange, upstream: UpstreamExchange, 
     errorCode: gone ? 'client_disconnected' : null,
   }))!;
   payload.usage = usageView(charge, exchange.request.endpoint, payload.usage);
-  const headers = new Headers(exchange.headers);
-  headers.set('content-type', 'application/json');
-  headers.set('x-tollgate-cost', formatUsd(charge.cost));
-  return new Response(JSON.stringify(payload), { status: upstream.reply.status, headers });
+  return {
+    status: upstream.reply.status,
+    headers: { ...exchange.headers, 'content-type': 'application/json', 'x-tollgate-cost': formatUsd(charge.cost) },
+    body: JSON.stringify(payload),
+  };
 }
 
 /**
@@ -122,14 +141,14 @@ export async function relayJson(exchange: Exchange, upstream: UpstreamExchange, 
  * is relayed but never billed from. The usage chunk the gateway asked for is dropped unless the
  * client asked for it too, in which case it carries what is billed and the cost.
  */
-export function relayStream(exchange: Exchange, upstream: UpstreamExchange, clientSignal: AbortSignal): Response {
-  const encoder = new TextEncoder();
+export function relayStream(exchange: Exchange, upstream: UpstreamExchange, clientSignal: AbortSignal): Reply {
   const splitter = new SseSplitter();
   const generated = new GeneratedText();
   const source = upstream.reply.reader()!;
   let reported: ReportedUsage | null = null;
   let ttftMs: number | null = null;
   let finished = false;
+  let ended = false;
 
   const finish = async (status: FinalStatus, errorCode: string | null) => {
     if (finished) return;
@@ -143,22 +162,25 @@ export function relayStream(exchange: Exchange, upstream: UpstreamExchange, clie
   };
   clientSignal.addEventListener('abort', onClientGone, { once: true });
 
-  const body = new ReadableStream<Uint8Array>({
-    async pull(out) {
-      // Loop until something is enqueued: a read may hold only part of an event.
-      for (;;) {
+  const stream: TextStream = {
+    async next() {
+      // Reads until there is something to send: a read may hold only part of an event.
+      while (!ended) {
         let chunk: ReadableStreamReadResult<Uint8Array>;
         try {
           chunk = await source.read();
         } catch {
+          ended = true;
           clientSignal.removeEventListener('abort', onClientGone);
-          if (clientSignal.aborted) return void (await finish('client_disconnected', 'client_disconnected'));
+          if (clientSignal.aborted) {
+            await finish('client_disconnected', 'client_disconnected');
+            return null;
+          }
           const timedOut = upstream.timedOut();
           const code = timedOut ? 'upstream_timeout' : 'upstream_stream_broken';
           await finish(timedOut ? 'timeout' : 'upstream_error', code);
           const message = timedOut ? 'The backend did not finish in time' : 'The backend stream broke off';
-          out.enqueue(encoder.encode(`data: ${JSON.stringify({ error: { message, type: 'server_error', param: null, code } })}\n\n`));
-          return out.close();
+          return `data: ${JSON.stringify({ error: { message, type: 'server_error', param: null, code } })}\n\n`;
         }
         const events = chunk.done ? splitter.end() : splitter.push(chunk.value);
         let text = '';
@@ -166,22 +188,23 @@ export function relayStream(exchange: Exchange, upstream: UpstreamExchange, clie
           const relayed = await relayEvent(event.raw, event.data);
           if (relayed) text += `${relayed}\n\n`;
         }
-        if (text) out.enqueue(encoder.encode(text));
         if (chunk.done) {
+          ended = true;
           clientSignal.removeEventListener('abort', onClientGone);
           await finish('ok', null);
-          return out.close();
         }
-        if (text) return;
+        if (text) return text;
       }
+      return null;
     },
     async cancel() {
+      ended = true;
       clientSignal.removeEventListener('abort', onClientGone);
       upstream.abort();
       await source.cancel().catch(() => undefined);
       await finish('client_disconnected', 'client_disconnected');
     },
-  });
+  };
 
   /** Returns the event text to send to the client, or null to drop it. */
   async function relayEvent(raw: string, data: string | null): Promise<string | null> {
@@ -213,14 +236,17 @@ export function relayStream(exchange: Exchange, upstream: UpstreamExchange, clie
     return raw;
   }
 
-  const headers = new Headers(exchange.headers);
-  headers.set('content-type', 'text/event-stream; charset=utf-8');
-  headers.set('cache-control', 'no-cache');
-  return new Response(body, { status: 200, headers });
+  return {
+    status: 200,
+    headers: { ...exchange.headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' },
+    stream,
+  };
 }
 
-function errorResponse(exchange: Exchange, status: number, message: string, code: string): Response {
-  const headers = new Headers(exchange.headers);
-  headers.set('content-type', 'application/json');
-  return new Response(JSON.stringify({ error: { message, type: 'server_error', param: null, code } }), { status, headers });
+function errorResponse(exchange: Exchange, status: number, message: string, code: string): Reply {
+  return {
+    status,
+    headers: { ...exchange.headers, 'content-type': 'application/json' },
+    body: JSON.stringify({ error: { message, type: 'server_error', param: null, code } }),
+  };
 }

@@ -34,7 +34,7 @@ const settlement = (): Settlement => ({
   status: 'ok',
   promptTokens: 10,
   completionTokens: 5,
-  usageSource: 'backend',
+  usageSource: 'upstream',
   completionTokensEstimated: 5,
   billedCost: 1n,
   latencyMs: 1,
