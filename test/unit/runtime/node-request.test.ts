@@ -29,7 +29,11 @@ function pieces(size: number, limit: number) {
   const piece = `data: ${'x'.repeat(size - 8)}\n\n`;
   const seen = { pulled: 0, cancelled: false };
   const stream: TextStream = {
-    next: async () => (seen.pulled < limit ? (seen.pulled++, piece) : null),
+    next: async () => {
+      if (seen.pulled === limit) return null;
+      seen.pulled++;
+      return piece;
+    },
     cancel: async () => {
       seen.cancelled = true;
     },
@@ -104,7 +108,7 @@ describe('answers written straight onto node:http', () => {
   test('a client that stops reading and then leaves cancels the stream (the backend is stopped and what was relayed billed)', async () => {
     const { stream, seen } = pieces(64 * 1024, 1024);
     const { port } = await serve(() => ({ status: 200, headers: { 'content-type': 'text/event-stream' }, stream }));
-    await new Promise<void>((resolve, reject) => {
+    await new Promise<void>((resolve) => {
       const req = request({ host: '127.0.0.1', port, method: 'POST' }, (res) => {
         res.pause();
         void settled(() => seen.pulled).then(() => {
