@@ -17,14 +17,16 @@ import { registerOpenAiRoutes } from './http/openai';
 import { RateGate } from './http/rate-gate';
 import { registerReportRoutes } from './http/reports';
 import { registerReportPeriodRoutes } from './http/reports-periods';
+import { randomHex } from './proxy/trace';
 import { Readiness } from './runtime/readiness';
 import { describeError } from './store/errors';
 import { tokenizerStats } from './tokenize';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** `req_` and 32 random hex digits (128 bits, drawn from a pool: no syscall-backed fill per request). */
 function newRequestId(): string {
-  return `req_${crypto.randomUUID().replaceAll('-', '')}`;
+  return `req_${randomHex(16)}`;
 }
 
 function setResponseHeader(c: Context<HonoEnv>, name: string, value: string): void {

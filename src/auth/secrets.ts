@@ -1,4 +1,7 @@
-import { createHash } from 'node:crypto';
+import * as nodeCrypto from 'node:crypto';
+
+/** Node's one-shot hash (20.12+): a third of createHash's cost for a short string. Absent on Workers. */
+const oneShotHash = (nodeCrypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -21,7 +24,7 @@ export function displayPrefix(secret: string): string {
 
 /** SHA-256 as hex. node:crypto (Workers have it under nodejs_compat): synchronous, unlike WebCrypto's digest. */
 export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return oneShotHash ? oneShotHash('sha256', text, 'hex') : nodeCrypto.createHash('sha256').update(text).digest('hex');
 }
 
 /** Compares two strings in time that depends only on their length, not on where they differ. */

@@ -1,8 +1,9 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { BackendObserver, Replica, ReplicaPool, RetryReason } from '../backends';
 import type { AdmitResult, Rejection, Settlement } from '../ledger/types';
 import type { Commit } from '../usage/ledger';
 import { COUNTED_PATHS, type MetricsEndpoint } from './endpoint';
+import { TalliedHistogram } from './histogram';
 import type { LedgerTap } from './ledger-tap';
 import { collectTokenizer } from './tokenizer';
 
@@ -32,7 +33,7 @@ const PICO_PER_NANO = 1000n;
  * The Prometheus instruments (prom-client, on a registry of their own). Request, token and cost
  * counters are tallied in plain fields as final rows pass the ledger (LedgerTap) and copied into
  * prom-client at scrape time; gauges (replicas, queues, ledger, tokenizer) are read at scrape
- * time; histograms are prom-client's, their label children cached. The hot path does no label
+ * time; histograms are tallied the same way (metrics/histogram.ts), their label children cached. The hot path does no label
  * hashing for counters and allocates nothing once a model has been seen.
  *
  * Cost is `tollgate_cost_nanodollars_total`: the exact bigint total of picodollars, floored to
@@ -52,10 +53,10 @@ export class Instruments implements LedgerTap, BackendObserver, MetricsEndpoint 
   #sources: MetricSources | null = null;
   readonly #tallies = new Map<string, Tally>();
   readonly #http: Record<string, Record<number, number>> = Object.create(null);
-  readonly #admission: Histogram;
-  readonly #duration: Histogram<'model'>;
-  readonly #ttfb: Histogram<'replica'>;
-  readonly #flush: Histogram;
+  readonly #admission: TalliedHistogram;
+  readonly #duration: TalliedHistogram;
+  readonly #ttfb: TalliedHistogram;
+  readonly #flush: TalliedHistogram;
   readonly #durationOf = new Map<string, Observe>();
   readonly #ttfbOf = new Map<string, Observe>();
   readonly #retries: Counter<'model' | 'reason'>;
@@ -108,31 +109,31 @@ export class Instruments implements LedgerTap, BackendObserver, MetricsEndpoint 
           for (const [code, count] of Object.entries(codes)) counter.inc({ path, code }, count);
       },
     });
-    this.#admission = new Histogram({
+    this.#admission = new TalliedHistogram({
       name: 'tollgate_admission_seconds',
       help: 'Admission: the one round trip that checks the key, reserves the budget and writes the pending row',
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5],
-      registers,
+      registry: this.registry,
     });
-    this.#ttfb = new Histogram({
+    this.#ttfb = new TalliedHistogram({
       name: 'tollgate_upstream_ttfb_seconds',
       help: "Time from sending an attempt to the backend's response head, by replica",
-      labelNames: ['replica'],
+      labelName: 'replica',
       buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120],
-      registers,
+      registry: this.registry,
     });
-    this.#duration = new Histogram({
+    this.#duration = new TalliedHistogram({
       name: 'tollgate_request_duration_seconds',
       help: 'Whole admitted requests, arrival to final row (a stream to its last byte), by model',
-      labelNames: ['model'],
+      labelName: 'model',
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
-      registers,
+      registry: this.registry,
     });
-    this.#flush = new Histogram({
+    this.#flush = new TalliedHistogram({
       name: 'tollgate_ledger_flush_seconds',
       help: 'How long the oldest row of each written ledger batch waited, from its request end to its commit',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
-      registers,
+      registry: this.registry,
     });
     this.#retries = new Counter({
       name: 'tollgate_upstream_retries_total',
@@ -231,9 +232,9 @@ export class Instruments implements LedgerTap, BackendObserver, MetricsEndpoint 
     return tally;
   }
 
-  #child(cache: Map<string, Observe>, histogram: Histogram<string>, label: string): Observe {
+  #child(cache: Map<string, Observe>, histogram: TalliedHistogram, label: string): Observe {
     let child = cache.get(label);
-    if (!child) cache.set(label, (child = histogram.labels(label)));
+    if (!child) cache.set(label, (child = histogram.child(label)));
     return child;
   }
 

@@ -37,7 +37,8 @@ const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(
 const POOL = new Uint8Array(4096);
 let used = POOL.length;
 
-function randomHex(bytes: number): string {
+/** `bytes` random bytes as hex, from the pool. */
+export function randomHex(bytes: number): string {
   if (used + bytes > POOL.length) {
     crypto.getRandomValues(POOL);
     used = 0;
