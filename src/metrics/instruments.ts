@@ -25,16 +25,14 @@ interface Tally {
   cost: bigint;
 }
 
-type Observe = { observe(value: number): void };
-
 const PICO_PER_NANO = 1000n;
 
 /**
  * The Prometheus instruments (prom-client, on a registry of their own). Request, token and cost
  * counters are tallied in plain fields as final rows pass the ledger (LedgerTap) and copied into
  * prom-client at scrape time; gauges (replicas, queues, ledger, tokenizer) are read at scrape
- * time; histograms are tallied the same way (metrics/histogram.ts), their label children cached. The hot path does no label
- * hashing for counters and allocates nothing once a model has been seen.
+ * time; histograms are tallied in plain fields too (metrics/histogram.ts). The hot path does no
+ * label hashing and allocates nothing once a model has been seen.
  *
  * Cost is `tollgate_cost_nanodollars_total`: the exact bigint total of picodollars, floored to
  * nanodollars when scraped. A float64 counter is exact to 2^53 units: in picodollars that is only
@@ -57,8 +55,6 @@ export class Instruments implements LedgerTap, BackendObserver, MetricsEndpoint 
   readonly #duration: TalliedHistogram;
   readonly #ttfb: TalliedHistogram;
   readonly #flush: TalliedHistogram;
-  readonly #durationOf = new Map<string, Observe>();
-  readonly #ttfbOf = new Map<string, Observe>();
   readonly #retries: Counter<'model' | 'reason'>;
   readonly #failovers: Counter<'model'>;
   readonly #saturated: Counter<'model' | 'reason'>;
@@ -183,7 +179,7 @@ export class Instruments implements LedgerTap, BackendObserver, MetricsEndpoint 
     tally.promptTokens += s.promptTokens;
     tally.completionTokens += s.completionTokens;
     tally.cost += s.billedCost;
-    if (s.latencyMs !== null) this.#child(this.#durationOf, this.#duration, model).observe(s.latencyMs / 1000);
+    if (s.latencyMs !== null) this.#duration.child(model).observe(s.latencyMs / 1000);
   }
 
   rejected(r: Rejection): void {
@@ -199,7 +195,7 @@ export class Instruments implements LedgerTap, BackendObserver, MetricsEndpoint 
 
   // BackendObserver.
   answered(replica: Replica, ms: number): void {
-    this.#child(this.#ttfbOf, this.#ttfb, replica.name).observe(ms / 1000);
+    this.#ttfb.child(replica.name).observe(ms / 1000);
   }
 
   retried(model: string, reason: RetryReason): void {
@@ -230,12 +226,6 @@ export class Instruments implements LedgerTap, BackendObserver, MetricsEndpoint 
       this.#tallies.set(id, tally);
     }
     return tally;
-  }
-
-  #child(cache: Map<string, Observe>, histogram: TalliedHistogram, label: string): Observe {
-    let child = cache.get(label);
-    if (!child) cache.set(label, (child = histogram.child(label)));
-    return child;
   }
 
   #gauges(registers: Registry[]): void {
