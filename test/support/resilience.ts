@@ -35,9 +35,21 @@ export async function waitFor<T>(
 
 /**
  * The status of a gateway's /healthz over a new connection, closed after: whether the process
- * answers, told apart from what became of the connections a pool kept from earlier requests.
+ * answers, told apart from what became of the connections a pool kept from earlier requests. A
+ * connection reset is tried once more on another new connection (seen once in CI right after the
+ * database relay reset its sockets, not reproduced since); a process that does not answer still fails.
  */
-export function healthz(gatewayUrl: string): Promise<number> {
+export async function healthz(gatewayUrl: string): Promise<number> {
+  try {
+    return await healthzOnce(gatewayUrl);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ECONNRESET') throw error;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    return healthzOnce(gatewayUrl);
+  }
+}
+
+function healthzOnce(gatewayUrl: string): Promise<number> {
   return new Promise((resolve, reject) => {
     get(`${gatewayUrl}/healthz`, { agent: false }, (response) => {
       response.resume().on('end', () => resolve(response.statusCode!));
