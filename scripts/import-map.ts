@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
  * ones; rooms on one line do not import each other.
  */
 export const LAYERS: readonly (readonly string[])[] = [
-  ['errors', 'pricing'],
+  ['errors', 'pricing', 'cancel'],
   ['config', 'ledger'],
   ['tokenize', 'context', 'budget', 'backends'],
   ['store'],

@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import type { BudgetAlerts } from './alerts';
 import type { RouteTable } from './backends';
+import type { CancelSignal } from './cancel';
 import type { Config, ReloadReport } from './config';
 import type { Ledger } from './ledger';
 import type { MetricsEndpoint } from './metrics/endpoint';
@@ -37,7 +38,7 @@ export interface RequestIO {
   /** The body as text, refused with 413 as soon as it grows past `maxBytes`. */
   bodyText(c: Context<HonoEnv>, maxBytes: number): Promise<string>;
   /** Aborted when the client goes away before the response is finished. */
-  clientSignal(c: Context<HonoEnv>): AbortSignal;
+  clientSignal(c: Context<HonoEnv>): CancelSignal;
   /**
    * Sends a proxied answer. The Response returned is what the app's middleware sees; on Node it
    * only carries the status, the answer itself having gone straight to the connection.

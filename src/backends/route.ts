@@ -1,3 +1,4 @@
+import type { CancelSignal } from '../cancel';
 import { GatewayError } from '../errors';
 import { pickReplica } from './balance';
 import { FairQueue } from './queue';
@@ -38,7 +39,7 @@ interface Waiter {
   resolve: (replica: Replica) => void;
   reject: (error: unknown) => void;
   timer: ReturnType<typeof setTimeout> | null;
-  signal: AbortSignal | null;
+  signal: CancelSignal | null;
   onAbort: (() => void) | null;
 }
 
@@ -96,7 +97,7 @@ export class ModelRoute {
    * of one when the request has to wait, or null when no replica can take it (all tried, or none
    * healthy for a retry). Throws the 503 when it cannot wait.
    */
-  acquire(key: string, tried: readonly Replica[] | null, deadline: number, signal: AbortSignal | null): Replica | Promise<Replica> | null {
+  acquire(key: string, tried: readonly Replica[] | null, deadline: number, signal: CancelSignal | null): Replica | Promise<Replica> | null {
     const now = this.context.clock();
     // First attempts queue behind those already waiting; a retry was waiting its turn already.
     if (this.#queue.size === 0 || tried !== null) {
@@ -136,7 +137,7 @@ export class ModelRoute {
     );
   }
 
-  #wait(key: string, tried: readonly Replica[] | null, deadline: number, signal: AbortSignal | null, now: number): Promise<Replica> {
+  #wait(key: string, tried: readonly Replica[] | null, deadline: number, signal: CancelSignal | null, now: number): Promise<Replica> {
     const { size, maxWaitMs } = this.context.options.queue;
     if (this.#queue.size >= size) throw this.#saturated('queue_full');
     const waitMs = Math.min(maxWaitMs, deadline - now);

@@ -1,3 +1,4 @@
+import type { CancelSignal } from '../cancel';
 import type { Charge, FinalStatus, Meter } from '../ledger';
 import { formatUsd } from '../pricing';
 import type { Plan } from './plan';
@@ -89,7 +90,7 @@ export function openAiErrorBody(status: number, text: string): string {
  * the client left before the answer (a backend sends the head only when generation ends): the
  * work was done, so it is billed, as `client_disconnected`.
  */
-export async function relayJson(exchange: Exchange, upstream: UpstreamExchange, clientSignal: AbortSignal): Promise<Reply> {
+export async function relayJson(exchange: Exchange, upstream: UpstreamExchange, clientSignal: CancelSignal): Promise<Reply> {
   let payload: unknown;
   let failed = false;
   try {
@@ -141,7 +142,7 @@ export async function relayJson(exchange: Exchange, upstream: UpstreamExchange, 
  * is relayed but never billed from. The usage chunk the gateway asked for is dropped unless the
  * client asked for it too, in which case it carries what is billed and the cost.
  */
-export function relayStream(exchange: Exchange, upstream: UpstreamExchange, clientSignal: AbortSignal): Reply {
+export function relayStream(exchange: Exchange, upstream: UpstreamExchange, clientSignal: CancelSignal): Reply {
   const splitter = new SseSplitter();
   const generated = new GeneratedText();
   const source = upstream.reply.reader()!;

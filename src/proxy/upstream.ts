@@ -1,3 +1,4 @@
+import { Canceller, type CancelSignal, toAbortSignal } from '../cancel';
 import { GatewayError } from '../errors';
 
 /** A backend's answer as the relay reads it: status, then the body once, as text or as a stream. */
@@ -24,14 +25,14 @@ export interface ByteReader {
  * fetch (fetchUpstream); Node installs a node:http client with keep-alive pools (runtime/).
  */
 export interface UpstreamClient {
-  post(url: string, init: { headers: Record<string, string>; body: string; signal: AbortSignal }): Promise<UpstreamReply>;
+  post(url: string, init: { headers: Record<string, string>; body: string; signal: CancelSignal }): Promise<UpstreamReply>;
 }
 
 /** The standard client over `fetch`. */
 export function fetchUpstream(fetchFn: typeof fetch = (input, init) => fetch(input, init)): UpstreamClient {
   return {
     async post(url, init) {
-      const response = await fetchFn(url, { method: 'POST', headers: init.headers, body: init.body, signal: init.signal });
+      const response = await fetchFn(url, { method: 'POST', headers: init.headers, body: init.body, signal: toAbortSignal(init.signal) });
       return {
         status: response.status,
         header: (name) => response.headers.get(name),
@@ -60,7 +61,7 @@ export interface UpstreamCall {
   traceparent: string | null;
   tracestate: string | null;
   /** Aborted when the client goes away; null: the exchange runs to its end whatever the client does. */
-  clientSignal: AbortSignal | null;
+  clientSignal: CancelSignal | null;
   client: UpstreamClient;
 }
 
@@ -79,7 +80,7 @@ export interface UpstreamExchange {
  * OpenAI-shaped errors; a non-2xx answer is returned as is, for the caller to pass through.
  */
 export async function callUpstream(call: UpstreamCall): Promise<UpstreamExchange> {
-  const controller = new AbortController();
+  const controller = new Canceller();
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -100,7 +101,7 @@ export async function callUpstream(call: UpstreamCall): Promise<UpstreamExchange
   if (call.tracestate) headers.tracestate = call.tracestate;
   let reply: UpstreamReply;
   try {
-    reply = await call.client.post(`${call.url}${call.path}`, { headers, body: call.body, signal: controller.signal });
+    reply = await call.client.post(`${call.url}${call.path}`, { headers, body: call.body, signal: controller });
   } catch {
     release();
     if (timedOut)

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'hono';
+import { Canceller } from '../cancel';
 import type { HonoEnv, RequestIO } from '../deps';
 import { tooLarge, webRequestIO, webResponse } from '../http/io';
 import type { TextStream } from '../proxy/relay';
@@ -48,14 +49,14 @@ export const nodeRequestIO: RequestIO = {
     const node = nodeBindings(c);
     if (!node) return webRequestIO.clientSignal(c);
     const { incoming, outgoing } = node;
-    const controller = new AbortController();
+    const controller = new Canceller();
     const onClose = () => {
       if (incoming.errored) controller.abort(incoming.errored.toString());
       else if (!outgoing.writableFinished) controller.abort('Client connection prematurely closed.');
     };
     if (outgoing.closed) onClose();
     else outgoing.once('close', onClose);
-    return controller.signal;
+    return controller;
   },
 
   /**

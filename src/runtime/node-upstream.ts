@@ -1,5 +1,6 @@
 import { type ClientRequest, Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { CancelSignal } from '../cancel';
 import type { ByteReader, UpstreamClient, UpstreamReply } from '../proxy/upstream';
 import { readAll } from './read-all';
 
@@ -18,10 +19,16 @@ export function nodeUpstreamClient(maxSockets = 256): UpstreamClient {
   return {
     post: (target, init) =>
       new Promise<UpstreamReply>((resolve, reject) => {
-        const { secure, hostname, port, path, auth } = parsed(target);
-        const headers = { ...init.headers, 'content-length': String(Buffer.byteLength(init.body)) };
+        const { secure, hostname, port, path, host, basicAuth } = parsed(target);
+        // Headers as a flat list: node:http then writes them as given, without building its own
+        // header map and checking each name twice (about 5 µs a request); Host and URL credentials
+        // are added here as node:http would add them.
+        const headers = ['host', host];
+        for (const name in init.headers) headers.push(name, init.headers[name]!);
+        if (basicAuth && init.headers.authorization === undefined) headers.push('authorization', basicAuth);
+        headers.push('content-length', String(Buffer.byteLength(init.body)));
         const req = (secure ? httpsRequest : httpRequest)(
-          { hostname, port, path, auth, method: 'POST', headers, agent: secure ? agents.https : agents.http },
+          { hostname, port, path, method: 'POST', headers, agent: secure ? agents.https : agents.http },
           (res: IncomingMessage) => resolve(new NodeUpstreamReply(res)),
         );
         req.on('error', reject);
@@ -36,7 +43,7 @@ export function nodeUpstreamClient(maxSockets = 256): UpstreamClient {
  * the request closes) without its end-of-stream watcher: that one adds about ten listeners per
  * request, which outlive a young-generation GC under load: about 8% of the bytes promoted per request.
  */
-function abortWith(signal: AbortSignal, req: ClientRequest): void {
+function abortWith(signal: CancelSignal, req: ClientRequest): void {
   const onAbort = () => {
     req.destroy(new DOMException('This operation was aborted', 'AbortError'));
   };
@@ -44,22 +51,33 @@ function abortWith(signal: AbortSignal, req: ClientRequest): void {
     onAbort();
     return;
   }
-  signal.addEventListener('abort', onAbort, { once: true });
+  signal.addEventListener('abort', onAbort);
   req.once('close', () => signal.removeEventListener('abort', onAbort));
 }
 
 const IDLE_CONNECTION_MS = 4_000;
 
 /** Backend URLs as node:http's options, parsed once each (a URL per request was a measurable cost). */
-const targets = new Map<string, { secure: boolean; hostname: string; port: string; path: string; auth: string | undefined }>();
+const targets = new Map<
+  string,
+  { secure: boolean; hostname: string; port: string; path: string; host: string; basicAuth: string | null }
+>();
 function parsed(target: string) {
   let found = targets.get(target);
   if (!found) {
     const url = new URL(target);
     // node:http wants an IPv6 literal without its brackets.
     const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-    const auth = url.username || url.password ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` : undefined;
-    found = { secure: url.protocol === 'https:', hostname, port: url.port, path: url.pathname + url.search, auth };
+    const auth = url.username || url.password ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` : null;
+    found = {
+      secure: url.protocol === 'https:',
+      hostname,
+      port: url.port,
+      path: url.pathname + url.search,
+      // What node:http sends as Host: brackets kept, the scheme's default port left out.
+      host: url.host,
+      basicAuth: auth === null ? null : `Basic ${Buffer.from(auth).toString('base64')}`,
+    };
     if (targets.size >= 1024) targets.clear();
     targets.set(target, found);
   }
