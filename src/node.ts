@@ -7,10 +7,10 @@ import { type Config, ConfigError, loadConfig, maintenanceSettings } from './con
 import { buildDeps, nodeLedger } from './gateway';
 import { Instruments } from './metrics';
 import { guardDriverFaults } from './runtime/driver-faults';
+import { http1UpstreamClient } from './runtime/http1-client';
 import { nodeRequestIO } from './runtime/node-request';
 import { listen } from './runtime/node-server';
 import { nodeSettings } from './runtime/node-settings';
-import { nodeUpstreamClient } from './runtime/node-upstream';
 import { Readiness } from './runtime/readiness';
 import { describeError, ensureUsagePartitions, migrations, openStore, registerInstance, stopInstance } from './store';
 import { withDeadline } from './store/errors';
@@ -79,7 +79,7 @@ async function main(): Promise<void> {
     alerts,
     adminToken: env.TOLLGATE_ADMIN_TOKEN || undefined,
     log,
-    upstream: nodeUpstreamClient(),
+    upstream: http1UpstreamClient(),
     io: nodeRequestIO,
     instanceId: instance.id,
     failOpenAdmitted: () => ledger.failOpenAdmitted,

@@ -10,7 +10,7 @@ import { type Config, defaultConfigInput, parseConfig } from '../../src/config';
 import { buildDeps, nodeLedger } from '../../src/gateway';
 import { nodeRequestIO } from '../../src/runtime/node-request';
 import { KEEP_ALIVE_TIMEOUT_MS } from '../../src/runtime/node-server';
-import { nodeUpstreamClient } from '../../src/runtime/node-upstream';
+import { http1UpstreamClient } from '../../src/runtime/http1-client';
 import type { Store } from '../../src/store/db';
 import type { FailOpenLedger } from '../../src/usage';
 
@@ -56,7 +56,7 @@ export async function startTestGateway(opts: { store: Store; config: Config; now
     adminToken: ADMIN_TOKEN,
     log,
     now,
-    upstream: nodeUpstreamClient(),
+    upstream: http1UpstreamClient(),
     io: nodeRequestIO,
     failOpenAdmitted: () => ledger.failOpenAdmitted,
   });

@@ -14,7 +14,7 @@ import type { Deps } from '../../../src/deps';
 import { buildDeps, nodeLedger } from '../../../src/gateway';
 import { Instruments } from '../../../src/metrics';
 import { nodeRequestIO } from '../../../src/runtime/node-request';
-import { nodeUpstreamClient } from '../../../src/runtime/node-upstream';
+import { http1UpstreamClient } from '../../../src/runtime/http1-client';
 import type { Store } from '../../../src/store/db';
 import type { FailOpenLedger } from '../../../src/usage';
 import { type Behavior, type FakeVllm, startFakeVllm } from '../../doubles/fake-vllm';
@@ -83,7 +83,7 @@ export async function startReplicaGateway(opts: { store: Store; config: unknown 
     alerts,
     adminToken: ADMIN_TOKEN,
     log,
-    upstream: nodeUpstreamClient(),
+    upstream: http1UpstreamClient(),
     io: nodeRequestIO,
     failOpenAdmitted: () => ledger.failOpenAdmitted,
     pool,
