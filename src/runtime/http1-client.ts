@@ -134,7 +134,7 @@ class Origin {
   release(connection: Connection): void {
     const waiter = this.#waiting.shift();
     if (waiter) return waiter.take(connection);
-    connection.idle(this.settings.idleMs);
+    connection.idle(Math.min(this.settings.idleMs, connection.idleHintMs));
     this.#idle.push(connection);
   }
 
@@ -190,6 +190,8 @@ class Connection {
   #pending: Buffer | null = null;
   #remaining = 0;
   #reusable = false;
+  /** How long the backend said it keeps an idle connection (`Keep-Alive: timeout=N`), less a second. */
+  idleHintMs = Number.POSITIVE_INFINITY;
   /** The answer ended during the current #parse: release or close once its bytes are all seen. */
   #finished = false;
 
@@ -379,6 +381,13 @@ class Connection {
     }
     const connection = headers.get('connection')?.toLowerCase() ?? '';
     this.#reusable = status[1] === '1' ? !/(^|,)\s*close\s*(,|$)/.test(connection) : /(^|,)\s*keep-alive\s*(,|$)/.test(connection);
+    // As node:http's agent reads it: a second's margin under the backend's own idle timeout, and
+    // not kept at all when that leaves nothing.
+    const hint = /(?:^|[,;\s])timeout=(\d{1,9})/i.exec(headers.get('keep-alive') ?? '');
+    if (hint) {
+      this.idleHintMs = Number(hint[1]) * 1000 - 1000;
+      if (this.idleHintMs <= 0) this.#reusable = false;
+    }
     const encoding = headers.get('transfer-encoding');
     const length = headers.get('content-length');
     if (code === 204 || code === 304) this.#phase = Phase.Done;

@@ -575,6 +575,21 @@ describe('the pool', () => {
     },
   );
 
+  test("a backend's Keep-Alive: timeout hint shortens the idle time by a second's margin; timeout=1 leaves none, so it is not kept", async () => {
+    const raw = await rawServer((request) => {
+      const hint = request.line.includes('/one') ? 'timeout=1' : 'timeout=2, max=100';
+      request.conn.socket.write(ok('ok', `Keep-Alive: ${hint}\r\n`));
+    });
+    const upstream = client({ idleMs: 60_000 });
+    await (await post(upstream, raw.url('/v1/one'))).text();
+    await settle(raw.conns[0]!.whenClosed, 'the connection a 1 s hint leaves no time for');
+    await (await post(upstream, raw.url('/v1/two'))).text();
+    await (await post(upstream, raw.url('/v1/two'))).text();
+    expect(raw.conns).toHaveLength(2);
+    // timeout=2: closed by the client about a second after it went idle, not after idleMs.
+    await settle(raw.conns[1]!.whenClosed, 'the idle connection closing under the hint', 3000);
+  });
+
   test('close() destroys idle sockets', async () => {
     const raw = await rawServer((request) => request.conn.socket.write(ok('ok')));
     const upstream = http1UpstreamClient();
