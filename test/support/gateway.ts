@@ -8,9 +8,9 @@ import { BudgetAlerts } from '../../src/alerts';
 import { createApp } from '../../src/app';
 import { type Config, defaultConfigInput, parseConfig } from '../../src/config';
 import { buildDeps, nodeLedger } from '../../src/gateway';
+import { http1UpstreamClient } from '../../src/runtime/http1-client';
 import { nodeRequestIO } from '../../src/runtime/node-request';
 import { KEEP_ALIVE_TIMEOUT_MS } from '../../src/runtime/node-server';
-import { http1UpstreamClient } from '../../src/runtime/http1-client';
 import type { Store } from '../../src/store/db';
 import type { FailOpenLedger } from '../../src/usage';
 

@@ -13,8 +13,8 @@ import { type Config, defaultConfigInput, loadConfig } from '../../../src/config
 import type { Deps } from '../../../src/deps';
 import { buildDeps, nodeLedger } from '../../../src/gateway';
 import { Instruments } from '../../../src/metrics';
-import { nodeRequestIO } from '../../../src/runtime/node-request';
 import { http1UpstreamClient } from '../../../src/runtime/http1-client';
+import { nodeRequestIO } from '../../../src/runtime/node-request';
 import type { Store } from '../../../src/store/db';
 import type { FailOpenLedger } from '../../../src/usage';
 import { type Behavior, type FakeVllm, startFakeVllm } from '../../doubles/fake-vllm';
