@@ -384,6 +384,7 @@ class Connection {
     // As node:http's agent reads it: a second's margin under the backend's own idle timeout, and
     // not kept at all when that leaves nothing.
     const hint = /(?:^|[,;\s])timeout=(\d{1,9})/i.exec(headers.get('keep-alive') ?? '');
+    this.idleHintMs = Number.POSITIVE_INFINITY; // each answer's own hint, not an earlier one's
     if (hint) {
       this.idleHintMs = Number(hint[1]) * 1000 - 1000;
       if (this.idleHintMs <= 0) this.#reusable = false;

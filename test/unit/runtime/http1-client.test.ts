@@ -590,6 +590,19 @@ describe('the pool', () => {
     await settle(raw.conns[1]!.whenClosed, 'the idle connection closing under the hint', 3000);
   });
 
+  test('a hint holds for the answer that carried it: the next answer without one leaves the connection its full idle time', async () => {
+    const raw = await rawServer((request) =>
+      request.conn.socket.write(ok('ok', raw.requests.length === 1 ? 'Keep-Alive: timeout=2\r\n' : '')),
+    );
+    const upstream = client({ idleMs: 60_000 });
+    await (await post(upstream, raw.url())).text();
+    await (await post(upstream, raw.url())).text();
+    expect(raw.conns).toHaveLength(1);
+    // Past the first answer's hint (2 s less a second's margin), the connection is still open.
+    await sleep(1_500);
+    expect(raw.conns[0]!.closed).toBe(false);
+  });
+
   test('close() destroys idle sockets', async () => {
     const raw = await rawServer((request) => request.conn.socket.write(ok('ok')));
     const upstream = http1UpstreamClient();
