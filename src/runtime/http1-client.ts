@@ -316,14 +316,10 @@ class Connection {
           this.#head(head);
           break;
         }
-        case Phase.Length: {
-          const take = Math.min(this.#remaining, data.length - at);
-          this.#remaining -= take;
-          this.#reply!.push(data.subarray(at, at + take));
-          at += take;
+        case Phase.Length:
+          at = this.#body(data, at);
           if (this.#remaining === 0) this.#complete();
           break;
-        }
         case Phase.UntilClose:
           this.#reply!.push(at === 0 ? data : data.subarray(at));
           at = data.length;
@@ -342,20 +338,24 @@ class Connection {
           this.#chunkLine(line);
           break;
         }
-        case Phase.ChunkData: {
-          const take = Math.min(this.#remaining, data.length - at);
-          this.#remaining -= take;
-          this.#reply!.push(data.subarray(at, at + take));
-          at += take;
+        case Phase.ChunkData:
+          at = this.#body(data, at);
           if (this.#remaining === 0) this.#phase = Phase.ChunkEnd;
           break;
-        }
         case Phase.Done:
           // More bytes after a complete answer: the connection is not reused.
           this.#socket.destroy();
           return;
       }
     }
+  }
+
+  /** Hands the reply up to `#remaining` body bytes from `at`; returns where they end. */
+  #body(data: Buffer, at: number): number {
+    const take = Math.min(this.#remaining, data.length - at);
+    this.#remaining -= take;
+    this.#reply!.push(data.subarray(at, at + take));
+    return at + take;
   }
 
   #head(head: string): void {
