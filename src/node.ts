@@ -79,7 +79,7 @@ async function main(): Promise<void> {
     alerts,
     adminToken: env.TOLLGATE_ADMIN_TOKEN || undefined,
     log,
-    upstream: http1UpstreamClient(),
+    upstream: http1UpstreamClient({ connectTimeoutMs: settings.upstreamConnectTimeoutMs }),
     io: nodeRequestIO,
     instanceId: instance.id,
     failOpenAdmitted: () => ledger.failOpenAdmitted,

@@ -13,6 +13,12 @@ export interface Http1ClientOptions {
   idleMs?: number;
   /** A response head (status line and headers) larger than this is refused. */
   maxHeadBytes?: number;
+  /**
+   * A connection not established within this long fails the attempt as unreachable (a 502 the
+   * attempt loop may retry on another replica: the backend got nothing), instead of holding the
+   * request until the backend's whole deadline (TOLLGATE_UPSTREAM_CONNECT_TIMEOUT_MS, 5 s; 0: none).
+   */
+  connectTimeoutMs?: number;
   /** For https: backends (TLS stays with node:https). */
   fallback?: UpstreamClient;
 }
@@ -44,6 +50,7 @@ export function http1UpstreamClient(options: Http1ClientOptions = {}): Http1Clie
     maxSockets: options.maxSockets ?? 256,
     idleMs: options.idleMs ?? 4_000,
     maxHeadBytes: options.maxHeadBytes ?? 64 * 1024,
+    connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
   };
   const fallback = options.fallback ?? nodeUpstreamClient(settings.maxSockets);
   const origins = new Map<string, Origin>();
@@ -90,6 +97,7 @@ interface Settings {
   maxSockets: number;
   idleMs: number;
   maxHeadBytes: number;
+  connectTimeoutMs: number;
 }
 
 /** One backend origin's connections: idle ones (last used first), open ones, requests waiting for one. */
@@ -198,6 +206,15 @@ class Connection {
   constructor(origin: Origin, socket: Socket) {
     this.#origin = origin;
     this.#socket = socket;
+    const { connectTimeoutMs } = origin.settings;
+    if (connectTimeoutMs > 0) {
+      const timer = setTimeout(
+        () => this.destroy(new Error(`no connection to the backend within ${connectTimeoutMs} ms`)),
+        connectTimeoutMs,
+      );
+      socket.once('connect', () => clearTimeout(timer));
+      socket.once('close', () => clearTimeout(timer));
+    }
     socket.on('data', (data: Buffer) => this.#onData(data));
     socket.on('end', () => this.#onEnd());
     socket.on('error', (error: Error) => this.destroy(error));

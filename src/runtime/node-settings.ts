@@ -34,6 +34,8 @@ export interface NodeSettings {
    * budget held by this instance, re-read from the database at most this often (README: "Budget leases").
    */
   leaseMs: number;
+  /** A backend connection not made within this long fails as unreachable (TOLLGATE_UPSTREAM_CONNECT_TIMEOUT_MS, 0: none). */
+  upstreamConnectTimeoutMs: number;
 }
 
 /**
@@ -80,5 +82,6 @@ export function nodeSettings(env: NodeJS.ProcessEnv): NodeSettings {
     journalDir: env.TOLLGATE_JOURNAL_DIR || join(env.TOLLGATE_DATA_DIR || DEFAULT_DATA_DIR, 'journal'),
     poolSize: count('TOLLGATE_DB_POOL', 10),
     leaseMs: ms('TOLLGATE_LEASE_MS', 0),
+    upstreamConnectTimeoutMs: ms('TOLLGATE_UPSTREAM_CONNECT_TIMEOUT_MS', 5_000),
   };
 }

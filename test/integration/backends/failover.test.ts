@@ -4,6 +4,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { parseUsd } from '../../../src/pricing';
 import type { FakeVllm } from '../../doubles/fake-vllm';
+import { neverAccepting } from '../../support/never-accepting';
 import { errorOf, setBudget, settledBudget } from '../billing/ledger-view';
 import { readStream, receivedTokens } from '../billing/stream-client';
 import { databases, type TestStore } from '../support/databases';
@@ -132,6 +133,29 @@ describe.each(databases)('failover on $name', (database) => {
     const [row] = await ledgerRows(gateway, id);
     expect(row).toMatchObject({ request_id: 'refused', status: 'ok', replica: 'r2', attempts: 3 });
     expect(Number(row!.completion_tokens)).toBe(12);
+  });
+
+  test('a replica whose host never completes the connection: given up after the connect timeout, retried on another, billed once', async () => {
+    const wedged = await neverAccepting();
+    try {
+      gateway = await startReplicaGateway({
+        store,
+        connectTimeoutMs: 300,
+        // r0's host takes no connection; its request deadline (10 s) alone would end in a 504, never retried.
+        config: replicaConfigInput(replicas, (input) => (input.backends.r0.url = `http://127.0.0.1:${wedged.port}/v1`)),
+      });
+      const { id, key } = await gateway.createKey();
+      await setBudget(gateway.admin, id, '100');
+      await replicas[1]!.stop();
+      replicas[2]!.behave({ completionTokens: 12 });
+      const response = await gateway.post(key, '/v1/chat/completions', chat(), { 'x-request-id': 'wedged' });
+      expect(response.status).toBe(200);
+      const [row] = await ledgerRows(gateway, id);
+      expect(row).toMatchObject({ request_id: 'wedged', status: 'ok', replica: 'r2', attempts: 3 });
+      expect(Number(row!.completion_tokens)).toBe(12);
+    } finally {
+      wedged.close();
+    }
   });
 
   test('every replica refusing: 502, one row at no cost, the reservation released', async () => {

@@ -63,7 +63,7 @@ export interface ReplicaGateway {
   stop(): Promise<void>;
 }
 
-export async function startReplicaGateway(opts: { store: Store; config: unknown }): Promise<ReplicaGateway> {
+export async function startReplicaGateway(opts: { store: Store; config: unknown; connectTimeoutMs?: number }): Promise<ReplicaGateway> {
   const logs: string[] = [];
   const log = (line: string) => void logs.push(line);
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-replicas-'));
@@ -83,7 +83,7 @@ export async function startReplicaGateway(opts: { store: Store; config: unknown 
     alerts,
     adminToken: ADMIN_TOKEN,
     log,
-    upstream: http1UpstreamClient(),
+    upstream: http1UpstreamClient({ connectTimeoutMs: opts.connectTimeoutMs }),
     io: nodeRequestIO,
     failOpenAdmitted: () => ledger.failOpenAdmitted,
     pool,

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { Canceller } from '../../../src/cancel';
 import type { ByteReader, UpstreamReply } from '../../../src/proxy/upstream';
 import { http1UpstreamClient } from '../../../src/runtime/http1-client';
+import { neverAccepting } from '../../support/never-accepting';
 
 // The gateway's own HTTP/1.1 client for plain-http backends. Each test runs a raw node:net server
 // that writes crafted bytes, so the wire is exactly what the test says, and records what it
@@ -857,5 +858,39 @@ describe('a reader slower than the backend', () => {
       expect(bytes).toBe(piece.length * pieces);
       expect(finished).toBe(true);
     });
+  });
+});
+
+describe('connecting', () => {
+  test('a backend that never completes the connection: post() rejects after connectTimeoutMs, as unreachable', async () => {
+    const wedged = await neverAccepting();
+    try {
+      const error = await rejection(
+        post(client({ connectTimeoutMs: 200 }), `http://127.0.0.1:${wedged.port}/v1/chat/completions`),
+        'post()',
+      );
+      expect(String(error)).toMatch(/no connection to the backend within 200 ms/);
+    } finally {
+      wedged.close();
+    }
+  });
+
+  test('connectTimeoutMs 0: no connect deadline of its own; the request waits until its own deadline aborts it', async () => {
+    const wedged = await neverAccepting();
+    try {
+      const cancel = new Canceller();
+      let outcome = 'pending';
+      const replied = post(client({ connectTimeoutMs: 0 }), `http://127.0.0.1:${wedged.port}/v1/chat/completions`, '{}', cancel);
+      replied.then(
+        () => (outcome = 'resolved'),
+        () => (outcome = 'rejected'),
+      );
+      await sleep(400);
+      expect(outcome).toBe('pending');
+      cancel.abort(new Error('upstream timeout'));
+      expect(String(await rejection(replied, 'post()'))).toMatch(/upstream timeout/);
+    } finally {
+      wedged.close();
+    }
   });
 });
