@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import type { CancelSignal } from '../cancel';
 import type { ByteReader, UpstreamClient, UpstreamReply } from '../proxy/upstream';
-import { nodeUpstreamClient } from './node-upstream';
+import { backendTarget, IDLE_CONNECTION_MS, nodeUpstreamClient } from './node-upstream';
 
 export interface Http1ClientOptions {
   /** Connections per backend origin; requests past it wait for one to free. */
@@ -48,7 +48,7 @@ export type Http1Client = UpstreamClient & {
 export function http1UpstreamClient(options: Http1ClientOptions = {}): Http1Client {
   const settings = {
     maxSockets: options.maxSockets ?? 256,
-    idleMs: options.idleMs ?? 4_000,
+    idleMs: options.idleMs ?? IDLE_CONNECTION_MS,
     maxHeadBytes: options.maxHeadBytes ?? 64 * 1024,
     connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
   };
@@ -70,12 +70,12 @@ export function http1UpstreamClient(options: Http1ClientOptions = {}): Http1Clie
   };
 
   function send(target: string, init: Parameters<UpstreamClient['post']>[1]): Promise<UpstreamReply> {
-    const url = parsed(target);
-    if (url === null) return fallback.post(target, init);
-    let origin = origins.get(url.origin);
+    const url = backendTarget(target);
+    if (!url.plain) return fallback.post(target, init);
+    let origin = origins.get(url.host);
     if (!origin) {
       origin = new Origin(url.hostname, url.port, settings);
-      origins.set(url.origin, origin);
+      origins.set(url.host, origin);
     }
     let head = `POST ${url.path} HTTP/1.1\r\nhost: ${url.host}\r\n`;
     for (const name in init.headers) head += headerLine(name, init.headers[name]!);
@@ -408,8 +408,11 @@ class Connection {
     }
     const encoding = headers.get('transfer-encoding');
     const length = headers.get('content-length');
-    if (code === 204 || code === 304) this.#phase = Phase.Done;
-    else if (encoding !== undefined) {
+    if (code === 204 || code === 304) {
+      // No body, whatever the headers say.
+      this.#remaining = 0;
+      this.#phase = Phase.Length;
+    } else if (encoding !== undefined) {
       // Chunked when it is the last coding; then content-length means nothing (and the
       // connection is not trusted again when both came).
       if (/(^|,)\s*chunked\s*$/i.test(encoding)) this.#phase = Phase.ChunkSize;
@@ -426,16 +429,13 @@ class Connection {
       this.#phase = Phase.UntilClose;
       this.#reusable = false;
     }
-    const bodyless = this.#phase === Phase.Done || (this.#phase === Phase.Length && this.#remaining === 0);
+    const bodyless = this.#phase === Phase.Length && this.#remaining === 0;
     const reply = new Http1Reply(code, headers, bodyless, this.#flow);
     const resolve = this.#resolve!;
     this.#resolve = this.#reject = null;
     this.#reply = reply;
     resolve(reply);
-    if (bodyless) {
-      this.#phase = Phase.Length; // so #complete sees an exchange in progress
-      this.#complete();
-    }
+    if (bodyless) this.#complete();
   }
 
   #chunkLine(line: string): void {
@@ -545,15 +545,15 @@ class Http1Reply implements UpstreamReply {
     wake?.();
   }
 
-  #settled(): Promise<void> {
-    if (this.#ended || this.#error !== null) return Promise.resolve();
+  /** Until the next chunk, the end or a failure. */
+  #changed(): Promise<void> {
     return new Promise<void>((resolve) => (this.#wake = resolve));
   }
 
   async text(): Promise<string> {
     this.#take();
     if (this.#bodyless) return '';
-    while (!this.#ended && this.#error === null) await this.#settled();
+    while (!this.#ended && this.#error === null) await this.#changed();
     if (!this.#ended) throw this.#error;
     const chunks = this.#chunks;
     this.#chunks = [];
@@ -579,7 +579,7 @@ class Http1Reply implements UpstreamReply {
           }
           if (this.#ended) return { done: true, value: undefined };
           if (this.#error !== null) throw this.#error;
-          await new Promise<void>((resolve) => (this.#wake = resolve));
+          await this.#changed();
         }
       },
       cancel: async () => {
@@ -601,32 +601,4 @@ const DECODER = new TextDecoder();
 
 function abortError(signal: CancelSignal): unknown {
   return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
-}
-
-/** Backend URLs parsed once each: null for anything but plain http:. */
-const targets = new Map<
-  string,
-  { origin: string; hostname: string; port: number; host: string; path: string; basicAuth: string | null } | null
->();
-function parsed(target: string) {
-  let found = targets.get(target);
-  if (found === undefined) {
-    const url = new URL(target);
-    if (url.protocol !== 'http:') found = null;
-    else {
-      const auth = url.username || url.password ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` : null;
-      found = {
-        origin: url.host,
-        // net.connect wants an IPv6 literal without its brackets.
-        hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
-        port: url.port === '' ? 80 : Number(url.port),
-        host: url.host,
-        path: url.pathname + url.search,
-        basicAuth: auth === null ? null : `Basic ${Buffer.from(auth).toString('base64')}`,
-      };
-    }
-    if (targets.size >= 1024) targets.clear();
-    targets.set(target, found);
-  }
-  return found;
 }

@@ -27,7 +27,7 @@ export const nodeRequestIO: RequestIO = {
   /** node:http's parsed headers: no web Headers object is built. */
   header(c, name) {
     const node = nodeBindings(c);
-    if (!node) return c.req.header(name);
+    if (!node) return webRequestIO.header(c, name);
     const value = node.incoming.headers[name];
     return Array.isArray(value) ? value.join(', ') : value;
   },

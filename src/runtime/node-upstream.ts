@@ -19,7 +19,7 @@ export function nodeUpstreamClient(maxSockets = 256): UpstreamClient {
   return {
     post: (target, init) =>
       new Promise<UpstreamReply>((resolve, reject) => {
-        const { secure, hostname, port, path, host, basicAuth } = parsed(target);
+        const { secure, hostname, port, path, host, basicAuth } = backendTarget(target);
         // Headers as a flat list: node:http then writes them as given, without building its own
         // header map and checking each name twice (about 5 µs a request); Host and URL credentials
         // are added here as node:http would add them.
@@ -55,27 +55,40 @@ function abortWith(signal: CancelSignal, req: ClientRequest): void {
   req.once('close', () => signal.removeEventListener('abort', onAbort));
 }
 
-const IDLE_CONNECTION_MS = 4_000;
+/** A pooled connection idle this long is closed (both Node clients): under vLLM's 5 s. */
+export const IDLE_CONNECTION_MS = 4_000;
 
-/** Backend URLs as node:http's options, parsed once each (a URL per request was a measurable cost). */
-const targets = new Map<
-  string,
-  { secure: boolean; hostname: string; port: string; path: string; host: string; basicAuth: string | null }
->();
-function parsed(target: string) {
+/** A backend URL as both Node clients need it. */
+export interface BackendTarget {
+  /** https: (node:https); `plain` is http: (anything else is neither). */
+  secure: boolean;
+  plain: boolean;
+  /** For connect: an IPv6 literal without its brackets. */
+  hostname: string;
+  /** The port, or the scheme's default. */
+  port: number;
+  /** What is sent as Host: brackets kept, the scheme's default port left out. */
+  host: string;
+  path: string;
+  /** `Basic …` from credentials in the URL, or null. */
+  basicAuth: string | null;
+}
+
+/** Backend URLs parsed once each (a URL per request was a measurable cost). */
+const targets = new Map<string, BackendTarget>();
+export function backendTarget(target: string): BackendTarget {
   let found = targets.get(target);
   if (!found) {
     const url = new URL(target);
-    // node:http wants an IPv6 literal without its brackets.
-    const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    const secure = url.protocol === 'https:';
     const auth = url.username || url.password ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` : null;
     found = {
-      secure: url.protocol === 'https:',
-      hostname,
-      port: url.port,
-      path: url.pathname + url.search,
-      // What node:http sends as Host: brackets kept, the scheme's default port left out.
+      secure,
+      plain: url.protocol === 'http:',
+      hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+      port: url.port === '' ? (secure ? 443 : 80) : Number(url.port),
       host: url.host,
+      path: url.pathname + url.search,
       basicAuth: auth === null ? null : `Basic ${Buffer.from(auth).toString('base64')}`,
     };
     if (targets.size >= 1024) targets.clear();
